@@ -1,0 +1,22 @@
+/* Small cryptographic utilities: CSPRNG, constant-time compare, wiping. */
+#ifndef TSSO_CRYPTO_H
+#define TSSO_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tsso/common.h"
+
+/* Fill buf from OpenSSL's CSPRNG; -1 if it fails (never silently weak). */
+int tsso_rand_bytes(void *buf, size_t n) TSSO_WUR;
+/* nbytes random bytes, base64url-encoded; new string (caller frees) or NULL. */
+char *tsso_rand_token(size_t nbytes);
+/* Compare in time that depends only on the lengths. */
+bool tsso_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
+bool tsso_ct_streq(const char *a, const char *b);
+/* Wipe memory the compiler may not optimise away. Accepts NULL. */
+void tsso_wipe(void *p, size_t n);
+/* Wipe a NUL-terminated string, then free it. Accepts NULL. */
+void tsso_free_secret(char *s);
+
+#endif

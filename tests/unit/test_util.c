@@ -1,0 +1,120 @@
+/* Unit tests for src/util: base64url, bounded buffers, errors, crypto helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tsso/b64.h"
+#include "tsso/buf.h"
+#include "tsso/crypto.h"
+#include "tsso/err.h"
+
+/* RFC 4648 §10 vectors, in the url alphabet without padding. */
+static void test_b64url_vectors(void **state)
+{
+	static const struct {
+		const char *plain, *enc;
+	} v[] = {{"", ""},           {"f", "Zg"},          {"fo", "Zm8"},         {"foo", "Zm9v"},
+	         {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}};
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char *e = tsso_b64url_encode(v[i].plain, strlen(v[i].plain));
+		unsigned char *d = NULL;
+		size_t n = 0;
+
+		assert_string_equal(e, v[i].enc);
+		assert_int_equal(tsso_b64url_decode(e, strlen(e), &d, &n), 0);
+		assert_int_equal(n, strlen(v[i].plain));
+		assert_memory_equal(d, v[i].plain, n);
+		free(e);
+		free(d);
+	}
+}
+
+static void test_b64url_refuses(void **state)
+{
+	static const char *const bad[] = {
+	    "Zg==", "Z", "Zh", "Zm9=", "Zm9v+", "Zm9v/", "Zm 9v", "Zm9\n"};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned char *d = (unsigned char *)"untouched";
+		size_t n = 7;
+
+		assert_int_equal(tsso_b64url_decode(bad[i], strlen(bad[i]), &d, &n), -1);
+		assert_string_equal((char *)d, "untouched");
+		assert_int_equal(n, 7);
+	}
+}
+
+static void test_buf_limit(void **state)
+{
+	struct tsso_buf b;
+	(void)state;
+	tsso_buf_init(&b, 8);
+	assert_int_equal(tsso_buf_adds(&b, "12345678"), 0);
+	assert_int_equal(tsso_buf_adds(&b, "9"), -1);
+	assert_int_equal(b.len, 8);
+	assert_string_equal(b.ptr, "12345678");
+	assert_int_equal(tsso_buf_addf(&b, "%d", 1), -1);
+	tsso_buf_free(&b);
+}
+
+static void test_buf_escape(void **state)
+{
+	struct tsso_buf b;
+	(void)state;
+	tsso_buf_init(&b, 1024);
+	assert_int_equal(tsso_buf_add_html_escaped(&b, "<a href='x'>&\""), 0);
+	assert_string_equal(b.ptr, "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+	tsso_buf_reset(&b);
+	assert_int_equal(tsso_buf_add_json_escaped(&b, "a\"b\\c\n<\x01"), 0);
+	assert_string_equal(b.ptr, "a\\\"b\\\\c\\n\\u003c\\u0001");
+	tsso_buf_free(&b);
+}
+
+static void test_err(void **state)
+{
+	struct tsso_err err = {0};
+	(void)state;
+	assert_string_equal(tsso_err_reason(&err), "ok");
+	assert_int_equal(tsso_err_set(&err, "x.y", "n=%d", 3), -1);
+	assert_string_equal(err.reason, "x.y");
+	assert_string_equal(err.msg, "n=3");
+	assert_int_equal(tsso_err_set(NULL, "x.y", "no crash"), -1);
+	tsso_err_clear(&err);
+	assert_null(err.reason);
+}
+
+static void test_crypto(void **state)
+{
+	char *a, *b;
+	(void)state;
+	a = tsso_rand_token(32);
+	b = tsso_rand_token(32);
+	assert_int_equal(strlen(a), 43);
+	assert_string_not_equal(a, b);
+	assert_true(tsso_ct_streq(a, a));
+	assert_false(tsso_ct_streq(a, b));
+	assert_false(tsso_ct_streq(a, NULL));
+	assert_false(tsso_ct_eq("ab", 2, "abc", 3));
+	assert_null(tsso_rand_token(0));
+	tsso_free_secret(a);
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_b64url_vectors),
+	    cmocka_unit_test(test_b64url_refuses),
+	    cmocka_unit_test(test_buf_limit),
+	    cmocka_unit_test(test_buf_escape),
+	    cmocka_unit_test(test_err),
+	    cmocka_unit_test(test_crypto),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
