@@ -58,6 +58,17 @@
 #define TSSO_LOGIN_STATES_PER_BROWSER 4    /* in-flight logins per browser, oldest evicted */
 #define TSSO_SESSION_COOKIE_MAX       4000 /* bytes of one Set-Cookie value */
 #define TSSO_RETURN_TO_MAX            2048
+#define TSSO_AEAD_TOKEN_MAX           131072 /* characters of one sealed token we will open */
+#define TSSO_KEYRING_MAX_KEYS         16     /* keys in a session keyring file */
+#define TSSO_SESSION_JSON_MAX         65536  /* a serialized session record, bytes */
+#define TSSO_SESSION_FIELD_MAX        1024   /* iss, sub, sid of a session, bytes */
+#define TSSO_STORE_KEY_MAX            512    /* claim_once / lock keys, bytes */
+#define TSSO_STORE_MARKERS_MAX        100000 /* single-use markers, locks, revocations kept in memory */
+#define TSSO_STORE_MEMORY_SESSIONS    100000 /* default session.memory_max_sessions */
+#define TSSO_REDIS_CONNECT_TIMEOUT_MS 1000
+#define TSSO_REDIS_COMMAND_TIMEOUT_MS 1000
+#define TSSO_REDIS_POOL_MAX           64     /* session.redis_pool_size upper bound */
+#define TSSO_REDIS_BACKOFF_MAX_MS     5000   /* reconnect backoff ceiling */
 
 /* --- URLs (return_to, configured and discovered endpoints) --- */
 #define TSSO_URL_MAX 8192 /* bytes of one URL given to the URL parser */
