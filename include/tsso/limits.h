@@ -33,6 +33,8 @@
 #define TSSO_OUT_MAX_RESPONSE       (256 * 1024) /* discovery, token, userinfo bodies */
 #define TSSO_OUT_MAX_JWKS           (128 * 1024)
 #define TSSO_JWKS_MAX_KEYS          50
+#define TSSO_JWK_KID_MAX            256   /* bytes of a JWK "kid" (and a JWS header kid) */
+#define TSSO_JWK_RSA_MAX_BITS       8192  /* larger RSA keys are refused (verify cost) */
 #define TSSO_JWKS_REFETCH_MIN_S     30    /* at most one unknown-kid refetch per tenant per this */
 #define TSSO_META_REFRESH_S         3600  /* background refresh of discovery + JWKS */
 #define TSSO_META_MAX_STALE_S       86400 /* serve cached metadata this long while the IdP is down */
