@@ -1,0 +1,291 @@
+/* Unit tests for src/oidc/fetch.c against a loopback HTTP(S) server. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "tsso/err.h"
+#include "tsso/fetch.h"
+
+#include "oidc_test_server.h"
+
+static struct test_server srv;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return test_server_start(&srv, NULL);
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	test_server_stop(&srv);
+	curl_global_cleanup();
+	return 0;
+}
+
+static char *url_of(bool https, const char *path)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s://127.0.0.1:%d%s", https ? "https" : "http",
+	         https ? srv.https_port : srv.http_port, path);
+	return buf;
+}
+
+static struct tsso_fetcher *fetcher(const char *ca, bool loopback, long total_ms)
+{
+	struct tsso_fetcher_opts o = {.ca_file = ca,
+	                              .allow_http_loopback = loopback,
+	                              .total_timeout_ms = total_ms,
+	                              .connect_timeout_ms = 1000};
+	struct tsso_err err = {0};
+	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
+
+	assert_non_null(f);
+	return f;
+}
+
+static int get(struct tsso_fetcher *f, const char *url, size_t cap, struct tsso_fetch_resp *r,
+               struct tsso_err *err)
+{
+	struct tsso_fetch_req req = {.method = "GET", .url = url, .max_response = cap};
+
+	int rc;
+
+	tsso_err_clear(err);
+	rc = tsso_fetch(f, &req, r, err);
+	if (rc != 0)
+		print_message("fetch %s: %s: %s\n", url, tsso_err_reason(err), err->msg);
+	return rc;
+}
+
+static void test_fetch_ok_and_reuse(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	(void)state;
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/json");
+	assert_string_equal(r.body, "{\"ok\":true}");
+	assert_int_equal(r.body_len, 11);
+	assert_int_equal(r.retry_after, -1);
+	tsso_fetch_resp_free(&r);
+	/* The second call reuses the kept-alive connection. */
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), 0);
+	tsso_fetch_resp_free(&r);
+	assert_int_equal(tsso_fetcher_connects(f), 1);
+	tsso_fetcher_free(f);
+}
+
+static void test_fetch_post_and_retry_after(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+	struct tsso_fetch_req req = {.method = "POST",
+	                             .url = url_of(true, "/post"),
+	                             .headers = hdrs,
+	                             .body = "a=b&c=d",
+	                             .body_len = 7};
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	(void)state;
+	assert_int_equal(tsso_fetch(f, &req, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "a=b&c=d");
+	assert_string_equal(r.content_type, "application/x-www-form-urlencoded");
+	tsso_fetch_resp_free(&r);
+	assert_int_equal(get(f, url_of(true, "/retry"), 0, &r, &err), 0);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(r.retry_after, 7);
+	tsso_fetch_resp_free(&r);
+	tsso_fetcher_free(f);
+}
+
+static void test_fetch_wrong_ca(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/wrong-ca.pem", false, 0);
+	struct tsso_fetch_resp r = {.status = 42};
+	struct tsso_err err = {0};
+
+	(void)state;
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.tls");
+	assert_int_equal(r.status, 42); /* untouched */
+	tsso_fetcher_free(f);
+}
+
+static void test_fetch_missing_ca_file(void **state)
+{
+	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/no-such.pem"};
+	struct tsso_err err = {0};
+
+	(void)state;
+	assert_null(tsso_fetcher_new(&o, &err));
+	assert_string_equal(tsso_err_reason(&err), "fetch.ca_file");
+}
+
+static void test_fetch_size_caps(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	(void)state;
+	/* Exactly at the cap passes; one byte over fails (announced length). */
+	assert_int_equal(get(f, url_of(true, "/big?n=1000"), 1000, &r, &err), 0);
+	assert_int_equal(r.body_len, 1000);
+	tsso_fetch_resp_free(&r);
+	assert_int_equal(get(f, url_of(true, "/big?n=1001"), 1000, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.too_large");
+	/* Without a length, the write callback stops it as bytes arrive. */
+	assert_int_equal(get(f, url_of(true, "/stream?n=200000"), 10000, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.too_large");
+	tsso_fetcher_free(f);
+}
+
+static void test_fetch_no_redirect(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	(void)state;
+	assert_int_equal(get(f, url_of(true, "/redirect"), 0, &r, &err), 0);
+	assert_int_equal(r.status, 302);
+	assert_int_equal(r.body_len, 0);
+	tsso_fetch_resp_free(&r);
+	tsso_fetcher_free(f);
+}
+
+static void test_fetch_timeout(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 500);
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	(void)state;
+	assert_int_equal(get(f, url_of(true, "/slow"), 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.timeout");
+	tsso_fetcher_free(f);
+}
+
+static void test_fetch_schemes(void **state)
+{
+	struct tsso_fetcher *strict = fetcher(NULL, false, 0);
+	struct tsso_fetcher *dev = fetcher(NULL, true, 0);
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+	static const char *const refused[] = {
+	    "ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/", "not a url", "/ok",
+	};
+
+	(void)state;
+	assert_int_equal(get(strict, url_of(false, "/ok"), 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.scheme");
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(refused); i++) {
+		assert_int_equal(get(dev, refused[i], 0, &r, &err), -1);
+		assert_string_equal(tsso_err_reason(&err), "fetch.scheme");
+	}
+	/* http to a non-loopback host stays refused in development. */
+	assert_int_equal(get(dev, "http://10.0.0.1/x", 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.scheme");
+	assert_int_equal(get(dev, "http://127.0.0.1.example.com/x", 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.scheme");
+	assert_int_equal(get(dev, url_of(false, "/ok"), 0, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	tsso_fetch_resp_free(&r);
+	tsso_fetcher_free(strict);
+	tsso_fetcher_free(dev);
+}
+
+static void test_fetch_connect_refused(void **state)
+{
+	struct tsso_fetcher *f = fetcher(NULL, true, 0);
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	(void)state;
+	/* Port 1 on loopback: nothing listens. */
+	assert_int_equal(get(f, "http://127.0.0.1:1/", 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.connect");
+	tsso_fetcher_free(f);
+}
+
+struct slow_call {
+	struct tsso_fetcher *f;
+	int rc;
+};
+
+static void *slow_thread(void *arg)
+{
+	struct slow_call *c = arg;
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	c->rc = get(c->f, url_of(true, "/slow"), 0, &r, &err);
+	if (c->rc == 0)
+		tsso_fetch_resp_free(&r);
+	return NULL;
+}
+
+/* One slot per fetcher: a second caller waits at most the connect timeout,
+ * then gets fetch.busy instead of queueing behind a stuck IdP. */
+static void test_fetch_busy(void **state)
+{
+	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
+	                              .max_connections = 1,
+	                              .connect_timeout_ms = 300,
+	                              .total_timeout_ms = 1200};
+	struct tsso_err err = {0};
+	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
+	struct tsso_fetcher *other = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	struct slow_call call = {.f = f};
+	struct tsso_fetch_resp r = {0};
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(pthread_create(&t, NULL, slow_thread, &call), 0);
+	usleep(150 * 1000);
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.busy");
+	/* Another peer's fetcher is not affected. */
+	assert_int_equal(get(other, url_of(true, "/ok"), 0, &r, &err), 0);
+	tsso_fetch_resp_free(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(call.rc, -1);
+	tsso_fetcher_free(f);
+	tsso_fetcher_free(other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fetch_ok_and_reuse),
+	    cmocka_unit_test(test_fetch_post_and_retry_after),
+	    cmocka_unit_test(test_fetch_wrong_ca),
+	    cmocka_unit_test(test_fetch_missing_ca_file),
+	    cmocka_unit_test(test_fetch_size_caps),
+	    cmocka_unit_test(test_fetch_no_redirect),
+	    cmocka_unit_test(test_fetch_timeout),
+	    cmocka_unit_test(test_fetch_schemes),
+	    cmocka_unit_test(test_fetch_connect_refused),
+	    cmocka_unit_test(test_fetch_busy),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
