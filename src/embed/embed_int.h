@@ -14,12 +14,6 @@
 #define TSSO_EMBED_META_FILE "keys.json"
 #define TSSO_EMBED_LOCK_FILE ".keys.lock"
 
-/* The mapping module's serializers (declared in tsso/identity.h on the
- * mapping branch; repeated here until it is merged: identical redeclarations
- * are harmless). New references, NULL on failure. */
-json_t *tsso_identity_embed_context(const struct tsso_identity *id, const char *default_workspace);
-json_t *tsso_identity_ai_user(const struct tsso_identity *id);
-
 /* --- keys.c: files in keys_dir --- */
 
 struct tsso_embed_key_meta {

@@ -60,7 +60,9 @@ int tsso_embed_jwt_sign(const struct tsso_embed_client *c, const struct tsso_ide
 		                    "reload)");
 	ctx = tsso_identity_embed_context(id, e->workspace_id);
 	if (ctx == NULL) {
-		tsso_err_set(err, "embed.sign_failed", "cannot build embed_context");
+		/* The serializer's only refusal besides memory: no workspace. */
+		tsso_err_set(err, "embed.misconfigured",
+		             "tenant %s: no workspace_id (set embed.workspace_id)", c->t->id);
 		goto out;
 	}
 	/* Toucan limits embed_context to about 3.5 KB: refuse here, with a reason
