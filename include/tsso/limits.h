@@ -53,6 +53,23 @@
 #define TSSO_EMBED_TTL_DEFAULT    300
 #define TSSO_EMBED_TTL_MAX        3600
 
+/* --- embed signing keys and Toucan calls --- */
+#define TSSO_EMBED_KEYS_MAX                 16          /* keys listed in keys_dir/keys.json */
+#define TSSO_EMBED_META_MAX                 (64 * 1024) /* bytes of keys.json */
+#define TSSO_EMBED_RSA_BITS                 3072        /* generated RSA keys (>= 2048 accepted) */
+#define TSSO_EMBED_ROTATION_OVERLAP_DEFAULT 86400       /* seconds a next key is published first */
+#define TSSO_EMBED_RETIRED_KEEP             (TSSO_EMBED_TTL_MAX + TSSO_CLOCK_LEEWAY_MAX)
+#define TSSO_EMBED_CONNECT_TIMEOUT_MS       2000
+#define TSSO_EMBED_TOTAL_TIMEOUT_MS         5000 /* one attempt */
+#define TSSO_EMBED_MAX_RETRIES              2    /* after the first attempt */
+#define TSSO_EMBED_BACKOFF_BASE_MS          200
+#define TSSO_EMBED_BACKOFF_MAX_MS           2000
+#define TSSO_EMBED_BREAKER_THRESHOLD        5     /* consecutive failures that open the breaker */
+#define TSSO_EMBED_BREAKER_COOLDOWN_MS      30000 /* before a half-open probe */
+#define TSSO_EMBED_MAX_RESPONSE             (64 * 1024) /* Toucan token API answer */
+#define TSSO_EMBED_API_TTL_DEFAULT          3600        /* Toucan AI tokens: one hour unless told */
+#define TSSO_EMBED_API_TTL_MAX              86400       /* an answer claiming longer is capped */
+
 /* --- sessions and login state --- */
 #define TSSO_LOGIN_STATE_TTL          600  /* seconds a login may take at the IdP */
 #define TSSO_LOGIN_STATES_PER_BROWSER 4    /* in-flight logins per browser, oldest evicted */
