@@ -18,6 +18,7 @@
 #include "tsso/config.h"
 #include "tsso/limits.h"
 #include "tsso/log.h"
+#include "tsso/refresher.h"
 #include "tsso/server.h"
 #include "tsso_build.h"
 
@@ -25,11 +26,20 @@ static void reload(struct tsso_app *app)
 {
 	struct tsso_problems problems = {0};
 	struct tsso_config *cfg = tsso_config_load(app->config_path, &problems);
-	struct tsso_runtime *cur, *rt;
+	struct tsso_runtime *cur, *rt = NULL;
 	struct tsso_err err = {0};
 	char n[16];
 
-	if (cfg == NULL) {
+	if (cfg != NULL) {
+		cur = tsso_app_acquire(app);
+		if (strcmp(cur->cfg->listen_host, cfg->listen_host) != 0 ||
+		    cur->cfg->listen_port != cfg->listen_port)
+			tsso_log(TSSO_LOG_WARN, "config.listen_unchanged", "detail",
+			         "a new listen address takes effect at restart", NULL);
+		rt = tsso_runtime_new(cfg, cur, &problems, &err);
+		tsso_runtime_release(cur);
+	}
+	if (rt == NULL) {
 		for (size_t i = 0; i < problems.n; i++)
 			tsso_log(TSSO_LOG_ERROR, "config.problem", "problem", problems.v[i], NULL);
 		tsso_log(TSSO_LOG_ERROR, "config.reload_failed", "file", app->config_path, "detail",
@@ -38,20 +48,8 @@ static void reload(struct tsso_app *app)
 		tsso_problems_free(&problems);
 		return;
 	}
-	cur = tsso_app_acquire(app);
-	if (strcmp(cur->cfg->listen_host, cfg->listen_host) != 0 ||
-	    cur->cfg->listen_port != cfg->listen_port)
-		tsso_log(TSSO_LOG_WARN, "config.listen_unchanged", "detail",
-		         "a new listen address takes effect at restart", NULL);
-	tsso_runtime_release(cur);
-	tsso_log_setup((enum tsso_log_level)cfg->log.level, cfg->log.json);
-	snprintf(n, sizeof(n), "%zu", cfg->n_tenants);
-	rt = tsso_runtime_new(cfg, &err);
-	if (rt == NULL) {
-		tsso_log(TSSO_LOG_ERROR, "config.reload_failed", "reason", err.reason, "detail",
-		         err.msg, NULL);
-		return;
-	}
+	tsso_log_setup((enum tsso_log_level)rt->cfg->log.level, rt->cfg->log.json);
+	snprintf(n, sizeof(n), "%zu", rt->n_tenants);
 	tsso_app_swap(app, rt);
 	tsso_log(TSSO_LOG_INFO, "config.reloaded", "file", app->config_path, "tenants", n, NULL);
 }
@@ -78,6 +76,8 @@ int tsso_cli_serve(const char *config_path)
 	struct tsso_config *cfg = tsso_cli_load_config(config_path);
 	struct tsso_runtime *rt = NULL;
 	struct tsso_server *srv = NULL;
+	struct tsso_refresher *refresher = NULL;
+	struct tsso_problems problems = {0};
 	struct tsso_app app;
 	struct tsso_err err = {0};
 	sigset_t set;
@@ -100,7 +100,10 @@ int tsso_cli_serve(const char *config_path)
 		tsso_config_free(cfg);
 		return 1;
 	}
-	rt = tsso_runtime_new(cfg, &err);
+	rt = tsso_runtime_new(cfg, NULL, &problems, &err);
+	for (size_t i = 0; i < problems.n; i++)
+		fprintf(stderr, "%s\n", problems.v[i]);
+	tsso_problems_free(&problems);
 	if (rt == NULL)
 		goto out;
 	if (tsso_app_init(&app, config_path, rt) < 0)
@@ -109,6 +112,7 @@ int tsso_cli_serve(const char *config_path)
 	srv = tsso_server_start(&app, &err);
 	if (srv == NULL)
 		goto out;
+	refresher = tsso_refresher_start(&app);
 	snprintf(port, sizeof(port), "%u", tsso_server_port(srv));
 	tsso_log(TSSO_LOG_INFO, "server.started", "version", TSSO_VERSION, "listen",
 	         app.rt->cfg->listen_host, "port", port, "public_url", app.rt->cfg->public_url,
@@ -133,6 +137,7 @@ out:
 	if (rc != 0 && err.reason != NULL)
 		tsso_log(TSSO_LOG_ERROR, "server.start_failed", "reason", err.reason, "detail",
 		         err.msg, NULL);
+	tsso_refresher_stop(refresher);
 	tsso_server_stop(srv);
 	if (app_ok)
 		tsso_app_fini(&app);

@@ -128,7 +128,7 @@ static void parse_session(struct cfg_ctx *c, const json_t *root, struct tsso_con
 	cfg->session.redis_pool_size = 8;
 	cfg->session.memory_max_sessions = 1000000;
 	cfg->session.redis_key_prefix = strdup("tsso:");
-	cfg->session.cookie_name = strdup(cfg->public_https ? "__Host-tsso" : "tsso");
+	cfg->session.cookie_name = strdup(cfg->public_https ? "__Secure-tsso" : "tsso");
 	if (s == NULL) {
 		cfg_problem(c, "", "session.secret_file", "is required");
 		return;

@@ -135,7 +135,7 @@ static void test_valid(void **state)
 	assert_null(tsso_config_tenant(cfg, "nope"));
 	/* The secret file path resolved against the tenant file, not the cwd. */
 	assert_non_null(strstr(t->client_secret.source, "/secrets/acme.secret"));
-	assert_string_equal(cfg->session.cookie_name, "__Host-tsso");
+	assert_string_equal(cfg->session.cookie_name, "__Secure-tsso");
 	tsso_config_free(cfg);
 }
 
