@@ -21,6 +21,8 @@ import { request, requestJson } from './lib/http.mjs';
 import { makeJwks, writeJwks, publicJwks } from './lib/keys.mjs';
 import { freePort, portOpen } from './lib/ports.mjs';
 import { startProcess, tempDir, stopAll } from './lib/proc.mjs';
+import { launchBrowser, chromiumPath, fillOpLogin } from './lib/browser.mjs';
+import { sourceRoot } from './lib/daemon.mjs';
 
 const b64u = (b) => Buffer.from(b).toString('base64url');
 const RP = 'http://127.0.0.1:9/callback'; // never contacted: loginAtOp stops there
@@ -119,6 +121,7 @@ describe('oidc-provider (real OP)', () => {
       pkjwt: { client_id: 'rp-pkjwt', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicJwks({ keys: [privateJwk] }).keys[0]] }, redirect_uris: [RP] },
       es: { client_id: 'rp-es', client_secret: secret, id_token_signed_response_alg: 'ES256', redirect_uris: [RP] },
       ed: { client_id: 'rp-ed', client_secret: secret, id_token_signed_response_alg: 'EdDSA', redirect_uris: [RP] },
+      browser: { client_id: 'rp-browser', client_secret: secret, redirect_uris: [`${bcl.url}/callback`] },
     });
     op = await startOp({
       jwks_file: path.join(jwksDir, 'op-1.json'),
@@ -264,6 +267,29 @@ describe('oidc-provider (real OP)', () => {
     assert.equal(after2.header.kid, 'gen2-rs256');
     const jwks = (await requestJson(after2.meta.jwks_uri)).json;
     await assert.rejects(jwtVerify(before.tokens.id_token, createLocalJWKSet(jwks)), /no applicable key|JWKSNoMatchingKey/i);
+  });
+
+  test('a real browser (headless Chromium) fills the login form; query and form_post', { skip: !chromiumPath() && 'chromium not installed' }, async () => {
+    const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`)).json;
+    const b = await launchBrowser();
+    try {
+      for (const mode of ['query', 'form_post']) {
+        bcl.seen.length = 0;
+        const { challenge } = pkce();
+        await b.context.clearCookies();
+        await b.page.goto(authorizeUrl(meta, {
+          client_id: 'rp-browser', response_type: 'code', scope: 'openid email', redirect_uri: `${bcl.url}/callback`, state: `st-${mode}`, nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256', response_mode: mode,
+        }));
+        await fillOpLogin(b.page, 'alice', 'alice-password');
+        await until(() => bcl.seen.some((r) => r.url.startsWith('/callback')));
+        const hit = bcl.seen.find((r) => r.url.startsWith('/callback'));
+        const fields = mode === 'query' ? new URL(hit.url, bcl.url).searchParams : new URLSearchParams(hit.body);
+        assert.equal(hit.method, mode === 'query' ? 'GET' : 'POST');
+        assert.equal(fields.get('state'), `st-${mode}`);
+        assert.equal(fields.get('iss'), op.issuer);
+        assert.ok(fields.get('code'));
+      }
+    } finally { await b.close(); }
   });
 
   test('https with a test CA: discovery and a full login', async () => {
@@ -472,6 +498,72 @@ describe('Toucan stand-in', () => {
     assert.equal(c.v3['200'], 1);
     const log = await t.requests();
     assert.ok(log.ai.some((e) => e.status === 200 && e.distinctId === 'u'));
+  });
+});
+
+describe('demo sample app', () => {
+  let app;
+  let upstream;
+  let seen;
+  const token = [
+    b64u(JSON.stringify({ alg: 'RS512', kid: 'k1', typ: 'JWT' })),
+    b64u(JSON.stringify({ sub: 'toucan-embed-client', embed_context: { username: 'alice@acme.example', attributes: { country: 'FR' } }, exp: 2000000000 })),
+    'c2ln',
+  ].join('.');
+  before(async () => {
+    seen = [];
+    upstream = http.createServer((req, res) => {
+      seen.push({ url: req.url, headers: req.headers });
+      if (req.url === '/sso/acme/embed.js') {
+        res.setHeader('content-type', 'text/javascript');
+        res.end(`document.addEventListener('DOMContentLoaded', function () {
+          document.querySelectorAll('tc-dashboard').forEach(function (e) { e.setAttribute('auth-token', ${JSON.stringify(token)}); });
+        });`);
+        return;
+      }
+      res.writeHead(302, { location: '/', 'set-cookie': 'tsso=1; Path=/sso; HttpOnly; SameSite=Lax' });
+      res.end();
+    });
+    await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+    app = await startProcess({
+      name: 'sample-app',
+      cmd: process.execPath,
+      args: [path.join(sourceRoot(), 'demo/sample-app/server.mjs'), '--port', '0', '--sso', '/sso', '--tenant', 'acme', '--proxy-to', `http://127.0.0.1:${upstream.address().port}`],
+      readyLine: /^\{"ready":true/,
+      timeoutMs: 5000,
+    });
+  });
+  after(async () => { await stopAll(app); upstream?.closeAllConnections(); upstream?.close(); });
+
+  test('index.html carries embed.js, the element and the sign-in link for the tenant', async () => {
+    const r = await request(`${app.ready.url}/`);
+    assert.equal(r.status, 200);
+    assert.match(r.body, /<script src="\/sso\/acme\/embed\.js"><\/script>/);
+    assert.match(r.body, /<tc-dashboard /);
+    assert.match(r.body, /href="\/sso\/acme\/login\?return_to=\/"/);
+    assert.doesNotMatch(r.body, /\{SSO\}|\{TENANT\}/);
+  });
+
+  test('the SSO path is proxied to the daemon with its cookies and redirects intact', async () => {
+    const r = await request(`${app.ready.url}/sso/acme/login?return_to=/`);
+    assert.equal(r.status, 302);
+    assert.equal(r.headers['set-cookie'][0], 'tsso=1; Path=/sso; HttpOnly; SameSite=Lax');
+    assert.equal(seen.at(-1).url, '/sso/acme/login?return_to=/');
+    assert.equal(seen.at(-1).headers['x-forwarded-host'], new URL(app.ready.url).host);
+    assert.equal((await request(`${app.ready.url}/elsewhere`)).status, 404);
+  });
+
+  test('in a browser the page shows the token and its decoded claims', { skip: !chromiumPath() && 'chromium not installed' }, async () => {
+    const b = await launchBrowser();
+    try {
+      await b.page.goto(`${app.ready.url}/`);
+      await b.page.waitForFunction(() => document.getElementById('claims').textContent.includes('toucan-embed-client'));
+      assert.equal(await b.page.getAttribute('#dashboard', 'auth-token'), token);
+      const header = JSON.parse(await b.page.textContent('#header'));
+      assert.equal(header.alg, 'RS512');
+      assert.match(await b.page.textContent('#claims'), /"country": "FR"/);
+      assert.match(await b.page.textContent('#dashboard'), /token set/);
+    } finally { await b.close(); }
   });
 });
 
