@@ -7,11 +7,24 @@
 
 #define GH (TSSO_M_GET | TSSO_M_HEAD)
 
-/* Tenant routes are added here as the modules behind them land. */
+#define GP (TSSO_M_GET | TSSO_M_POST)
+
 static const struct tsso_route routes[] = {
-    {"healthz", TSSO_ROUTE_ROOT, "/healthz", GH, tsso_handle_healthz},
-    {"readyz", TSSO_ROUTE_ROOT, "/readyz", GH, tsso_handle_readyz},
-    {"metrics", TSSO_ROUTE_ROOT, "/metrics", GH, tsso_handle_metrics},
+	{"healthz", TSSO_ROUTE_ROOT, "/healthz", GH, tsso_handle_healthz},
+	{"readyz", TSSO_ROUTE_ROOT, "/readyz", GH, tsso_handle_readyz},
+	{"metrics", TSSO_ROUTE_ROOT, "/metrics", GH, tsso_handle_metrics},
+	{"jwks", TSSO_ROUTE_BASE, "/.well-known/jwks.json", GH, tsso_handle_jwks},
+	{"login_email", TSSO_ROUTE_BASE, "/login", GH, tsso_handle_login_email},
+	{"login", TSSO_ROUTE_TENANT, "/login", GH, tsso_handle_login},
+	{"callback", TSSO_ROUTE_TENANT, "/callback", GP, tsso_handle_callback},
+	{"embed_token", TSSO_ROUTE_TENANT, "/embed-token", GH | TSSO_M_OPTIONS,
+	 tsso_handle_embed_token},
+	{"embed_js", TSSO_ROUTE_TENANT, "/embed.js", GH, tsso_handle_embed_js},
+	{"logout", TSSO_ROUTE_TENANT, "/logout", GP, tsso_handle_logout},
+	{"backchannel_logout", TSSO_ROUTE_TENANT, "/backchannel-logout", TSSO_M_POST,
+	 tsso_handle_backchannel_logout},
+	{"frontchannel_logout", TSSO_ROUTE_TENANT, "/frontchannel-logout", GH,
+	 tsso_handle_frontchannel_logout},
 };
 
 unsigned tsso_route_method_bit(const char *m)

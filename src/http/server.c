@@ -18,6 +18,7 @@
 
 #include "tsso/app.h"
 #include "tsso/crypto.h"
+#include "tsso/form.h"
 #include "tsso/limits.h"
 #include "tsso/log.h"
 #include "tsso/metrics.h"
@@ -217,12 +218,10 @@ static bool is_form_content(const char *ct)
 	       (ct[33] == '\0' || ct[33] == ';' || ct[33] == ' ');
 }
 
-/* Form bodies (form_post callbacks, back-channel logout) are parsed once the
- * form parser lands (include/tsso/form.h); until then no route takes them. */
+/* Form bodies: form_post callbacks and back-channel logout. */
 static int parse_form(struct tsso_req *req, struct tsso_err *err)
 {
-	(void)req;
-	return tsso_err_set(err, "http.bad_form", "form bodies are not accepted yet");
+	return tsso_form_parse(req->body, req->body_len, &req->form, err);
 }
 
 static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c, const char *url,
