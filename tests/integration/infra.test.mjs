@@ -15,7 +15,9 @@ import { startHostileOp } from './lib/hostile.mjs';
 import { referenceLogin } from './lib/refrp.mjs';
 import { startToucan } from './lib/toucan.mjs';
 import { startRedis } from './lib/redis.mjs';
-import { writeConfig, haveBinary, runCli } from './lib/daemon.mjs';
+import {
+  writeConfig, haveBinary, runCli, startDaemon,
+} from './lib/daemon.mjs';
 import { CookieJar, jarFetch } from './lib/jar.mjs';
 import { request, requestJson } from './lib/http.mjs';
 import { makeJwks, writeJwks, publicJwks } from './lib/keys.mjs';
@@ -649,5 +651,26 @@ describe('process and config helpers', () => {
     const r = await runCli(['version']);
     assert.equal(r.code, 0);
     assert.match(r.stdout + r.stderr, /\d+\.\d+\.\d+/);
+  });
+
+  test('startDaemon brings `serve` up to /healthz and reads its JSON log (when built)', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
+    const help = await runCli(['--help']);
+    if (!/\bserve\b/.test(help.stdout + help.stderr)) { t.skip('this build has no serve command yet'); return; }
+    const d = await startDaemon({
+      tenants: {
+        acme: {
+          issuer: 'http://127.0.0.1:9/idp', client_id: 'toucan-sso', client_secret_file: '../secrets/acme.secret',
+          embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-test', audience: 'http://127.0.0.1:9/acme/oauth/oauth-token', workspace_id: 'acme' },
+        },
+      },
+      files: { 'secrets/acme.secret': 'acme-client-secret-0123456789' },
+    });
+    try {
+      assert.equal((await request(`${d.url}/healthz`)).status, 200);
+      const r = await request(`${d.url}/no-such-route-here`);
+      assert.equal(r.status, 404);
+      const started = await d.waitForLog((l) => /start/.test(String(l.event ?? l.msg ?? l.message ?? '')), 3000);
+      assert.ok(started);
+    } finally { await d.stop(); }
   });
 });
