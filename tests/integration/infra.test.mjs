@@ -294,6 +294,18 @@ describe('oidc-provider (real OP)', () => {
     } finally { await b.close(); }
   });
 
+  test('issuer with a path (Keycloak-style /realms/acme): every endpoint under it', async () => {
+    const kc = await startOp({ issuer_path: '/realms/acme', clients: [clients.basic] });
+    try {
+      assert.match(kc.issuer, /\/realms\/acme$/);
+      const { claims, meta } = await codeFlow(kc, clients.basic);
+      assert.equal(claims.iss, kc.issuer);
+      for (const k of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'end_session_endpoint']) {
+        assert.ok(meta[k].startsWith(`${kc.issuer}/`), k);
+      }
+    } finally { await kc.stop(); }
+  });
+
   test('https with a test CA: discovery and a full login', async () => {
     assert.match(opsHttps.issuer, /^https:\/\/127\.0\.0\.1:\d+$/);
     assert.ok(fs.existsSync(opsHttps.ca));
