@@ -355,6 +355,16 @@ describe('hostile OP', () => {
     assert.equal((await h.stats('ok')).last_authorize.client_id, 'c');
   });
 
+  test('https mode: the same scenarios behind a test CA', async () => {
+    const hs = await startHostileOp({ https: true });
+    try {
+      assert.match(hs.base, /^https:/);
+      assert.equal((await referenceLogin(hs.issuer('ok'), 'toucan-sso', { ca: hs.ca })).reason, 'ok');
+      assert.equal((await referenceLogin(hs.issuer('aud_wrong'), 'toucan-sso', { ca: hs.ca })).reason, 'id_token.aud_mismatch');
+      await assert.rejects(request(`${hs.issuer('ok')}/.well-known/openid-configuration`), /certificate|self-signed|unable to verify/i);
+    } finally { await hs.stop(); }
+  });
+
   test('the scenario table is well formed', () => {
     const names = new Set();
     for (const s of h.scenarios) {
@@ -373,6 +383,8 @@ describe('Toucan stand-in', () => {
   let jwksSrv;
   let signer;
   let signer2;
+  let pub;
+  let rotated;
   const secret = 'embed-client-secret-0123456789';
   const tenant = 'acme';
   before(async () => {
@@ -380,7 +392,8 @@ describe('Toucan stand-in', () => {
     const k2 = await generateKeyPair('RS512', { modulusLength: 2048, extractable: true });
     signer = { key: k1.privateKey, kid: 'embed-1' };
     signer2 = { key: k2.privateKey, kid: 'embed-rogue' };
-    const pub = { keys: [{ ...(await exportJWK(k1.publicKey)), kid: 'embed-1', alg: 'RS512', use: 'sig' }] };
+    pub = { keys: [{ ...(await exportJWK(k1.publicKey)), kid: 'embed-1', alg: 'RS512', use: 'sig' }] };
+    rotated = { key: k2.privateKey, kid: 'embed-2', jwk: { ...(await exportJWK(k2.publicKey)), kid: 'embed-2', alg: 'RS512', use: 'sig' } };
     jwksSrv = http.createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(pub)); });
     await new Promise((r) => jwksSrv.listen(0, '127.0.0.1', r));
     t = await startToucan({
@@ -444,6 +457,15 @@ describe('Toucan stand-in', () => {
     const badRole = { username: 'a', workspace_id: 'acme-ws', roles: ['ROOT'] };
     assert.match((await exchange(await assertion({}, { ctx: badRole }))).json.error_description, /roles/);
     assert.equal((await exchange(await assertion(), { path: '/nosuch/oauth/oauth-token' })).status, 404);
+  });
+
+  test('3.0: a key published in the JWKS later (rotation) is picked up by a refetch', async () => {
+    assert.match((await exchange(await assertion({}, { s: rotated }))).json.error_description, /no_matching_key/);
+    pub.keys.push(rotated.jwk);
+    const r = await exchange(await assertion({}, { s: rotated }));
+    assert.equal(r.status, 200, r.body);
+    assert.equal((await t.lookup(r.json.access_token)).kid, 'embed-2');
+    pub.keys.pop();
   });
 
   test('3.0: regenerating the client secret invalidates earlier tokens', async () => {
