@@ -15,7 +15,9 @@ import { startHostileOp } from './lib/hostile.mjs';
 import { referenceLogin } from './lib/refrp.mjs';
 import { startToucan } from './lib/toucan.mjs';
 import { startRedis } from './lib/redis.mjs';
-import { writeConfig, haveBinary, runCli } from './lib/daemon.mjs';
+import {
+  writeConfig, haveBinary, runCli, startDaemon,
+} from './lib/daemon.mjs';
 import { CookieJar, jarFetch } from './lib/jar.mjs';
 import { request, requestJson } from './lib/http.mjs';
 import { makeJwks, writeJwks, publicJwks } from './lib/keys.mjs';
@@ -292,6 +294,18 @@ describe('oidc-provider (real OP)', () => {
     } finally { await b.close(); }
   });
 
+  test('issuer with a path (Keycloak-style /realms/acme): every endpoint under it', async () => {
+    const kc = await startOp({ issuer_path: '/realms/acme', clients: [clients.basic] });
+    try {
+      assert.match(kc.issuer, /\/realms\/acme$/);
+      const { claims, meta } = await codeFlow(kc, clients.basic);
+      assert.equal(claims.iss, kc.issuer);
+      for (const k of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint', 'end_session_endpoint']) {
+        assert.ok(meta[k].startsWith(`${kc.issuer}/`), k);
+      }
+    } finally { await kc.stop(); }
+  });
+
   test('https with a test CA: discovery and a full login', async () => {
     assert.match(opsHttps.issuer, /^https:\/\/127\.0\.0\.1:\d+$/);
     assert.ok(fs.existsSync(opsHttps.ca));
@@ -341,6 +355,16 @@ describe('hostile OP', () => {
     assert.equal((await h.stats('ok')).last_authorize.client_id, 'c');
   });
 
+  test('https mode: the same scenarios behind a test CA', async () => {
+    const hs = await startHostileOp({ https: true });
+    try {
+      assert.match(hs.base, /^https:/);
+      assert.equal((await referenceLogin(hs.issuer('ok'), 'toucan-sso', { ca: hs.ca })).reason, 'ok');
+      assert.equal((await referenceLogin(hs.issuer('aud_wrong'), 'toucan-sso', { ca: hs.ca })).reason, 'id_token.aud_mismatch');
+      await assert.rejects(request(`${hs.issuer('ok')}/.well-known/openid-configuration`), /certificate|self-signed|unable to verify/i);
+    } finally { await hs.stop(); }
+  });
+
   test('the scenario table is well formed', () => {
     const names = new Set();
     for (const s of h.scenarios) {
@@ -359,6 +383,8 @@ describe('Toucan stand-in', () => {
   let jwksSrv;
   let signer;
   let signer2;
+  let pub;
+  let rotated;
   const secret = 'embed-client-secret-0123456789';
   const tenant = 'acme';
   before(async () => {
@@ -366,7 +392,8 @@ describe('Toucan stand-in', () => {
     const k2 = await generateKeyPair('RS512', { modulusLength: 2048, extractable: true });
     signer = { key: k1.privateKey, kid: 'embed-1' };
     signer2 = { key: k2.privateKey, kid: 'embed-rogue' };
-    const pub = { keys: [{ ...(await exportJWK(k1.publicKey)), kid: 'embed-1', alg: 'RS512', use: 'sig' }] };
+    pub = { keys: [{ ...(await exportJWK(k1.publicKey)), kid: 'embed-1', alg: 'RS512', use: 'sig' }] };
+    rotated = { key: k2.privateKey, kid: 'embed-2', jwk: { ...(await exportJWK(k2.publicKey)), kid: 'embed-2', alg: 'RS512', use: 'sig' } };
     jwksSrv = http.createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(pub)); });
     await new Promise((r) => jwksSrv.listen(0, '127.0.0.1', r));
     t = await startToucan({
@@ -430,6 +457,15 @@ describe('Toucan stand-in', () => {
     const badRole = { username: 'a', workspace_id: 'acme-ws', roles: ['ROOT'] };
     assert.match((await exchange(await assertion({}, { ctx: badRole }))).json.error_description, /roles/);
     assert.equal((await exchange(await assertion(), { path: '/nosuch/oauth/oauth-token' })).status, 404);
+  });
+
+  test('3.0: a key published in the JWKS later (rotation) is picked up by a refetch', async () => {
+    assert.match((await exchange(await assertion({}, { s: rotated }))).json.error_description, /no_matching_key/);
+    pub.keys.push(rotated.jwk);
+    const r = await exchange(await assertion({}, { s: rotated }));
+    assert.equal(r.status, 200, r.body);
+    assert.equal((await t.lookup(r.json.access_token)).kid, 'embed-2');
+    pub.keys.pop();
   });
 
   test('3.0: regenerating the client secret invalidates earlier tokens', async () => {
@@ -649,5 +685,26 @@ describe('process and config helpers', () => {
     const r = await runCli(['version']);
     assert.equal(r.code, 0);
     assert.match(r.stdout + r.stderr, /\d+\.\d+\.\d+/);
+  });
+
+  test('startDaemon brings `serve` up to /healthz and reads its JSON log (when built)', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
+    const help = await runCli(['--help']);
+    if (!/\bserve\b/.test(help.stdout + help.stderr)) { t.skip('this build has no serve command yet'); return; }
+    const d = await startDaemon({
+      tenants: {
+        acme: {
+          issuer: 'http://127.0.0.1:9/idp', client_id: 'toucan-sso', client_secret_file: '../secrets/acme.secret',
+          embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-test', audience: 'http://127.0.0.1:9/acme/oauth/oauth-token', workspace_id: 'acme' },
+        },
+      },
+      files: { 'secrets/acme.secret': 'acme-client-secret-0123456789' },
+    });
+    try {
+      assert.equal((await request(`${d.url}/healthz`)).status, 200);
+      const r = await request(`${d.url}/no-such-route-here`);
+      assert.equal(r.status, 404);
+      const started = await d.waitForLog((l) => /start/.test(String(l.event ?? l.msg ?? l.message ?? '')), 3000);
+      assert.ok(started);
+    } finally { await d.stop(); }
   });
 });

@@ -304,7 +304,11 @@ async function main() {
     if (issuerPath && !p.startsWith(`${issuerPath}/`) && p !== issuerPath) {
       res.writeHead(404); res.end(); return;
     }
-    if (issuerPath) req.url = req.url.slice(issuerPath.length) || '/';
+    if (issuerPath) {
+      // like express's app.use(prefix, ...): oidc-provider rebuilds its URLs from originalUrl
+      req.originalUrl = req.url;
+      req.url = req.url.slice(issuerPath.length) || '/';
+    }
     callback(req, res);
   };
 

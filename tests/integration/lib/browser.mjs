@@ -17,7 +17,7 @@ export function chromiumPath() {
  * ignoreHTTPSErrors stays false: https peers must present a trusted cert,
  * so pass https only with a CA the browser trusts (tests use http here).
  */
-export async function launchBrowser({ timeoutMs = 10000 } = {}) {
+export async function launchBrowser({ timeoutMs = 15000 } = {}) {
   const executablePath = chromiumPath();
   if (!executablePath) throw new Error('chromium not found (apt-get install chromium)');
   const browser = await chromium.launch({

@@ -13,7 +13,7 @@ const MAX_BODY = 8 * 1024 * 1024;
  * With `jar` (see jar.mjs) cookies are sent and stored.
  */
 export function request(url, {
-  method = 'GET', headers = {}, body, ca, jar, timeoutMs = 5000,
+  method = 'GET', headers = {}, body, ca, jar, timeoutMs = 10000,
 } = {}) {
   const u = new URL(url);
   const mod = u.protocol === 'https:' ? https : http;

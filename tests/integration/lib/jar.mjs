@@ -79,7 +79,7 @@ export class CookieJar {
  * Extra option timeoutMs (default 5000).
  */
 export async function jarFetch(jar, url, opts = {}) {
-  const { timeoutMs = 5000, headers = {}, ...rest } = opts;
+  const { timeoutMs = 10000, headers = {}, ...rest } = opts;
   const h = new Headers(headers);
   const c = jar?.header(url);
   if (c) h.set('cookie', c);

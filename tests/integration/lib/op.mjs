@@ -15,7 +15,7 @@ export const PROVIDER_SCRIPT = path.resolve(HERE, '../../op/provider.mjs');
  * restart() keeps the port (so the issuer stays the same) and takes config
  * changes, e.g. {jwks_file} to rotate signing keys.
  */
-export async function startOp(cfg = {}, { timeoutMs = 15000 } = {}) {
+export async function startOp(cfg = {}, { timeoutMs = 20000 } = {}) {
   const dir = tempDir('tsso-op-');
   const launch = async (c) => {
     const cfgPath = path.join(dir, `op-${Date.now()}.json`);
@@ -116,7 +116,7 @@ export function parseForms(html) {
  * opts: {ca, maxSteps (default 12), timeoutMs per request}.
  */
 export async function loginAtOp(authorizeUrl, user, password, jar, opts = {}) {
-  const { ca, maxSteps = 12, timeoutMs = 5000 } = opts;
+  const { ca, maxSteps = 12, timeoutMs = 10000 } = opts;
   const opOrigin = new URL(authorizeUrl).origin;
   let next = { method: 'GET', url: authorizeUrl, body: undefined };
   let submittedLogin = false;
@@ -166,7 +166,7 @@ export async function loginAtOp(authorizeUrl, user, password, jar, opts = {}) {
  * its own "signed out" page.
  */
 export async function logoutAtOp(endSessionUrl, jar, opts = {}) {
-  const { ca, maxSteps = 8, timeoutMs = 5000 } = opts;
+  const { ca, maxSteps = 8, timeoutMs = 10000 } = opts;
   const opOrigin = new URL(endSessionUrl).origin;
   let next = { method: 'GET', url: endSessionUrl };
   for (let step = 0; step < maxSteps; step += 1) {

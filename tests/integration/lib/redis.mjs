@@ -85,7 +85,7 @@ function parse(buf, i = 0) {
 }
 
 /** Send one command (after AUTH when password is set) and resolve its reply. */
-export function redisCommand(port, args, { password, timeoutMs = 3000 } = {}) {
+export function redisCommand(port, args, { password, timeoutMs = 5000 } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = Buffer.alloc(0);
