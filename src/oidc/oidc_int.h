@@ -106,6 +106,7 @@ struct tsso_idp {
 	pthread_mutex_t fetch_mu; /* one metadata or JWKS fetch at a time */
 	long long meta_last_attempt;
 	long long jwks_last_attempt;
+	long long jwks_last_refetch; /* last refetch for an unknown kid (rate-limited) */
 	unsigned long keys_gen;
 };
 
