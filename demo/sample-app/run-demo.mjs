@@ -81,7 +81,12 @@ async function main() {
     const b = await launchBrowser({ timeoutMs: 15000 });
     try {
       await b.page.goto(`${app}/`);
-      await Promise.all([b.page.waitForNavigation(), b.page.click('#signin')]);
+      // embed.js sends a signed-out visitor to the login by itself (on 401);
+      // click "Sign in" only if the page is still there.
+      await b.page.waitForSelector('#login, #signin', { timeout: 15000 });
+      if (!(await b.page.$('#login'))) {
+        await Promise.all([b.page.waitForSelector('#login', { timeout: 15000 }), b.page.click('#signin')]);
+      }
       await fillOpLogin(b.page, 'alice', 'alice-password');
       await b.page.waitForURL(`${app}/`);
       await b.page.waitForFunction(() => document.getElementById('dashboard').getAttribute('auth-token'));
