@@ -78,7 +78,7 @@ static bool parse_listen(struct cfg_ctx *c, const char *s, struct tsso_config *c
 		goto bad;
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
+	if (errno != 0 || *end != '\0' || port < 0 || port > 65535)
 		goto bad;
 	hl = (size_t)(colon - s);
 	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
