@@ -89,6 +89,14 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 		}
 		goto out;
 	}
+	if (hdl_session_refresh(req, resp, &s, &err) < 0) {
+		if (tsso_store_session_delete(req->rt->store, s, &err) < 0)
+			tsso_log(TSSO_LOG_DEBUG, "session.delete_failed", "reason", err.reason,
+			         NULL);
+		hdl_session_cookie_clear(req, resp);
+		unauthorized(req, resp, "session.refresh_refused");
+		goto out;
+	}
 	if (s->embed_token != NULL &&
 	    !tsso_embed_should_remint(s->embed_exp - token_lifetime(req), s->embed_exp, now)) {
 		tok.token = s->embed_token;

@@ -25,6 +25,11 @@ int hdl_set_cookie(const struct tsso_req *req, struct tsso_resp *resp, const cha
  * store hands one out. */
 int hdl_session_get(const struct tsso_req *req, struct tsso_resp *resp, struct tsso_session **ret,
                     struct tsso_err *err);
+/* Refresh the session's tokens when the tenant asks for it and the access
+ * token is about to expire (one instance at a time). *sp may be replaced by
+ * a fresher copy. -1 when the session must end (the IdP refused). */
+int hdl_session_refresh(const struct tsso_req *req, struct tsso_resp *resp,
+                        struct tsso_session **sp, struct tsso_err *err);
 /* Delete the session cookie. */
 void hdl_session_cookie_clear(const struct tsso_req *req, struct tsso_resp *resp);
 
