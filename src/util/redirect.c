@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tsso/limits.h"
 #include "tsso/redirect.h"
@@ -108,6 +109,44 @@ static char *decode_once(const char *s)
 	return out;
 }
 
+/* Would a server that honours RFC 2396 §3.3 path parameters (";x" cut
+ * from each segment, as Java servlet containers do) and then removes dot
+ * segments see a path starting with "//"? Such a server re-issuing the path
+ * as a relative redirect would send the browser to another host. */
+static bool path_params_read_network(const char *path)
+{
+	size_t depth = 0, first_len = 0, n_seg = 0;
+	const char *p = path;
+
+	while (*p == '/') {
+		const char *seg = p + 1, *end = strchr(seg, '/'), *semi;
+		size_t len = end != NULL ? (size_t)(end - seg) : strlen(seg);
+
+		semi = memchr(seg, ';', len);
+		if (semi != NULL)
+			len = (size_t)(semi - seg);
+		if ((len == 1 && seg[0] == '.') || (len == 3 && strncasecmp(seg, "%2e", 3) == 0)) {
+			/* "." stays where it is */
+		} else if ((len == 2 && strncmp(seg, "..", 2) == 0) ||
+		           (len == 4 && (strncasecmp(seg, ".%2e", 4) == 0 ||
+		                         strncasecmp(seg, "%2e.", 4) == 0)) ||
+		           (len == 6 && strncasecmp(seg, "%2e%2e", 6) == 0)) {
+			if (depth > 0)
+				depth--;
+		} else {
+			if (depth == 0)
+				first_len = len;
+			depth++;
+			if (depth >= 2 && first_len == 0)
+				n_seg = 2;
+		}
+		if (end == NULL)
+			break;
+		p = end;
+	}
+	return n_seg == 2;
+}
+
 static int map_parse_error(struct tsso_err *err, const struct tsso_err *perr)
 {
 	if (strcmp(tsso_err_reason(perr), "url.scheme") == 0)
@@ -206,7 +245,8 @@ static int judge(const char *cand, const struct tsso_url *self_url, const char *
 	/* A path whose first segment is empty ("https://us//evil") is safe in
 	 * an absolute Location, but any consumer that later reuses the path as
 	 * a relative reference turns it into "//evil": refuse it outright. */
-	if (strncmp(tsso_url_path(abs != NULL ? abs : rel), "//", 2) == 0) {
+	if (strncmp(tsso_url_path(abs != NULL ? abs : rel), "//", 2) == 0 ||
+	    path_params_read_network(tsso_url_path(abs != NULL ? abs : rel))) {
 		tsso_err_set(err, "redirect.invalid", "target path starts with an empty segment");
 		goto out;
 	}
