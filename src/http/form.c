@@ -104,6 +104,8 @@ int tsso_form_parse(const char *s, size_t len, struct tsso_kvlist *ret, struct t
 	size_t start = 0;
 	int r = -1;
 
+	if (s == NULL)
+		s = "", len = 0;
 	if (len > TSSO_HTTP_MAX_BODY) {
 		tsso_err_set(err, "form.too_large", "more than %d bytes", TSSO_HTTP_MAX_BODY);
 		goto out;
