@@ -7,22 +7,12 @@
 #include "tsso/limits.h"
 #include "tsso/redirect.h"
 #include "tsso/url.h"
+#include "tsso/utf8.h"
 
 /* How many extra percent-decoding levels a candidate must survive. Code
  * behind us (a proxy, a framework normalising paths) may decode once more
  * and issue its own redirect; past this depth the candidate is refused. */
 #define REDIRECT_DECODE_ROUNDS 4
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool has_control(const char *s)
 {
@@ -30,33 +20,6 @@ static bool has_control(const char *s)
 		if (*p < 0x20 || *p == 0x7f)
 			return true;
 	return false;
-}
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629 §4), 0 if none. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (size_t k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3fu);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 /* One level of percent-decoding, as a careless consumer would do it:
@@ -72,10 +35,10 @@ static char *decode_once(const char *s)
 	if (raw == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			raw[k++] = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 +
-			                           hexval((unsigned char)s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && tsso_hex_value((unsigned char)s[i + 1]) >= 0 &&
+		    tsso_hex_value((unsigned char)s[i + 2]) >= 0) {
+			raw[k++] = (unsigned char)(tsso_hex_value((unsigned char)s[i + 1]) * 16 +
+			                           tsso_hex_value((unsigned char)s[i + 2]));
 			i += 2;
 		} else {
 			raw[k++] = (unsigned char)s[i];
@@ -87,7 +50,7 @@ static char *decode_once(const char *s)
 		size_t o = 0;
 
 		for (size_t i = 0; i < k;) {
-			size_t len = raw[i] != 0 ? utf8_seq(raw + i) : 1;
+			size_t len = raw[i] != 0 ? tsso_utf8_seq_len(raw + i, k - i) : 1;
 
 			if (len == 0) {
 				memcpy(out + o, "\xef\xbf\xbd", 3);
