@@ -428,38 +428,38 @@ static void test_limits(void **state)
 /* RFC 3629 §4 and the Unicode table 3-7 edges. */
 static void test_utf8(void **state)
 {
-	static const char *const ok[] = {"",
-	                                 "a",
-	                                 "\xc2\x80",
-	                                 "\xdf\xbf",
-	                                 "\xe0\xa0\x80",
-	                                 "\xed\x9f\xbf",
-	                                 "\xee\x80\x80",
-	                                 "\xef\xbf\xbf",
-	                                 "\xf0\x90\x80\x80",
-	                                 "\xf4\x8f\xbf\xbf"};
-	static const char *const bad[] = {"\x80",
-	                                  "\xbf",
-	                                  "\xc0\x80",
-	                                  "\xc1\xbf",
-	                                  "\xc2",
-	                                  "\xc2\x41",
-	                                  "\xe0\x80\x80",
-	                                  "\xe0\x9f\xbf",
-	                                  "\xed\xa0\x80",
-	                                  "\xed\xbf\xbf",
-	                                  "\xf0\x80\x80\x80",
-	                                  "\xf0\x8f\xbf\xbf",
-	                                  "\xf4\x90\x80\x80",
-	                                  "\xf5\x80\x80\x80",
-	                                  "\xff",
-	                                  "a\xe2\x82"};
+	static const char *const ok8[] = {"",
+	                                  "a",
+	                                  "\xc2\x80",
+	                                  "\xdf\xbf",
+	                                  "\xe0\xa0\x80",
+	                                  "\xed\x9f\xbf",
+	                                  "\xee\x80\x80",
+	                                  "\xef\xbf\xbf",
+	                                  "\xf0\x90\x80\x80",
+	                                  "\xf4\x8f\xbf\xbf"};
+	static const char *const bad8[] = {"\x80",
+	                                   "\xbf",
+	                                   "\xc0\x80",
+	                                   "\xc1\xbf",
+	                                   "\xc2",
+	                                   "\xc2\x41",
+	                                   "\xe0\x80\x80",
+	                                   "\xe0\x9f\xbf",
+	                                   "\xed\xa0\x80",
+	                                   "\xed\xbf\xbf",
+	                                   "\xf0\x80\x80\x80",
+	                                   "\xf0\x8f\xbf\xbf",
+	                                   "\xf4\x90\x80\x80",
+	                                   "\xf5\x80\x80\x80",
+	                                   "\xff",
+	                                   "a\xe2\x82"};
 	(void)state;
-	for (size_t i = 0; i < TSSO_ARRAY_LEN(ok); i++)
-		assert_true(tsso_utf8_valid(ok[i], strlen(ok[i])));
-	for (size_t i = 0; i < TSSO_ARRAY_LEN(bad); i++)
-		if (tsso_utf8_valid(bad[i], strlen(bad[i])))
-			fail_msg("bad[%zu] accepted", i);
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(ok8); i++)
+		assert_true(tsso_utf8_valid(ok8[i], strlen(ok8[i])));
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(bad8); i++)
+		if (tsso_utf8_valid(bad8[i], strlen(bad8[i])))
+			fail_msg("bad8[%zu] accepted", i);
 	assert_int_equal(tsso_hex_value('0'), 0);
 	assert_int_equal(tsso_hex_value('f'), 15);
 	assert_int_equal(tsso_hex_value('F'), 15);
