@@ -7,11 +7,10 @@
  * the browser will do. Every other scheme, and every non-ASCII host (IDNA),
  * is refused rather than guessed.
  *
- * Reason codes: url.invalid (syntax), url.scheme (not http/https),
- * url.no_base (relative reference without a base), url.host (empty or
- * forbidden host code point), url.host_idna (non-ASCII or xn-- host),
- * url.ipv4, url.ipv6, url.port, url.utf8 (input not UTF-8), url.too_long,
- * url.nomem.
+ * Reason codes: url.scheme (not http/https), url.no_base (relative
+ * reference without a base), url.host (missing, empty or with a forbidden
+ * code point), url.host_idna (non-ASCII or xn-- host), url.ipv4, url.ipv6,
+ * url.port, url.utf8 (input not UTF-8), url.too_long, url.nomem.
  */
 #ifndef TSSO_URL_H
 #define TSSO_URL_H

@@ -7,52 +7,7 @@
 #include "tsso/crypto.h"
 #include "tsso/form.h"
 #include "tsso/limits.h"
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* RFC 3629 §4 well-formedness: parameters end up in logs, JSON and HTML. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1fu;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0fu;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07u;
-		else
-			return false;
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3fu);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
+#include "tsso/utf8.h"
 
 /* Decode s[0..n): '+' is space (URL Standard §5.1), %XX strictly. New
  * NUL-terminated string in *ret. */
@@ -73,14 +28,14 @@ static int decode(const char *s, size_t n, char **ret, struct tsso_err *err)
 				free(out);
 				return tsso_err_set(err, "form.bad_escape", "truncated %%-escape");
 			}
-			if (hexval((unsigned char)s[i + 1]) < 0 ||
-			    hexval((unsigned char)s[i + 2]) < 0) {
+			if (tsso_hex_value((unsigned char)s[i + 1]) < 0 ||
+			    tsso_hex_value((unsigned char)s[i + 2]) < 0) {
 				free(out);
 				return tsso_err_set(err, "form.bad_escape",
 				                    "%%-escape is not two hex digits");
 			}
-			c = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 +
-			                    hexval((unsigned char)s[i + 2]));
+			c = (unsigned char)(tsso_hex_value((unsigned char)s[i + 1]) * 16 +
+			                    tsso_hex_value((unsigned char)s[i + 2]));
 			i += 2;
 		}
 		if (c == '\0') {
@@ -90,7 +45,7 @@ static int decode(const char *s, size_t n, char **ret, struct tsso_err *err)
 		out[k++] = (char)c;
 	}
 	out[k] = '\0';
-	if (!utf8_valid((const unsigned char *)out, k)) {
+	if (!tsso_utf8_valid(out, k)) {
 		free(out);
 		return tsso_err_set(err, "form.utf8", "parameter is not valid UTF-8");
 	}
@@ -104,6 +59,8 @@ int tsso_form_parse(const char *s, size_t len, struct tsso_kvlist *ret, struct t
 	size_t start = 0;
 	int r = -1;
 
+	if (s == NULL)
+		s = "", len = 0;
 	if (len > TSSO_HTTP_MAX_BODY) {
 		tsso_err_set(err, "form.too_large", "more than %d bytes", TSSO_HTTP_MAX_BODY);
 		goto out;

@@ -2,26 +2,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tsso/limits.h"
 #include "tsso/redirect.h"
 #include "tsso/url.h"
+#include "tsso/utf8.h"
 
 /* How many extra percent-decoding levels a candidate must survive. Code
  * behind us (a proxy, a framework normalising paths) may decode once more
  * and issue its own redirect; past this depth the candidate is refused. */
 #define REDIRECT_DECODE_ROUNDS 4
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool has_control(const char *s)
 {
@@ -29,33 +20,6 @@ static bool has_control(const char *s)
 		if (*p < 0x20 || *p == 0x7f)
 			return true;
 	return false;
-}
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629 §4), 0 if none. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (size_t k = 1; k < len; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3fu);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 /* One level of percent-decoding, as a careless consumer would do it:
@@ -71,10 +35,10 @@ static char *decode_once(const char *s)
 	if (raw == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			raw[k++] = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 +
-			                           hexval((unsigned char)s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && tsso_hex_value((unsigned char)s[i + 1]) >= 0 &&
+		    tsso_hex_value((unsigned char)s[i + 2]) >= 0) {
+			raw[k++] = (unsigned char)(tsso_hex_value((unsigned char)s[i + 1]) * 16 +
+			                           tsso_hex_value((unsigned char)s[i + 2]));
 			i += 2;
 		} else {
 			raw[k++] = (unsigned char)s[i];
@@ -86,9 +50,14 @@ static char *decode_once(const char *s)
 		size_t o = 0;
 
 		for (size_t i = 0; i < k;) {
-			size_t len = raw[i] != 0 ? utf8_seq(raw + i) : 1;
+			size_t len = tsso_utf8_seq_len(raw + i, k - i);
 
-			if (len == 0) {
+			if (raw[i] == 0) {
+				/* Keep a decoded NUL visible (as another control
+				 * character) so that the caller refuses it. */
+				out[o++] = '\x01';
+				i++;
+			} else if (len == 0) {
 				memcpy(out + o, "\xef\xbf\xbd", 3);
 				o += 3;
 				i++;
@@ -99,13 +68,49 @@ static char *decode_once(const char *s)
 			}
 		}
 		out[o] = '\0';
-		/* A decoded NUL ends the C string early: make it visible instead. */
-		for (size_t i = 0; i < k; i++)
-			if (raw[i] == 0)
-				out[0] = '\x01';
 	}
 	free(raw);
 	return out;
+}
+
+/* Would a server that honours RFC 2396 §3.3 path parameters (";x" cut
+ * from each segment, as Java servlet containers do) and then removes dot
+ * segments see a path starting with "//"? Such a server re-issuing the path
+ * as a relative redirect would send the browser to another host. */
+static bool path_params_read_network(const char *path)
+{
+	size_t depth = 0, first_len = 0;
+	const char *p = path;
+	bool network = false;
+
+	while (*p == '/') {
+		const char *seg = p + 1, *end = strchr(seg, '/'), *semi;
+		size_t len = end != NULL ? (size_t)(end - seg) : strlen(seg);
+
+		semi = memchr(seg, ';', len);
+		if (semi != NULL)
+			len = (size_t)(semi - seg);
+		if ((len == 1 && seg[0] == '.') || (len == 3 && strncasecmp(seg, "%2e", 3) == 0)) {
+			/* "." stays where it is */
+		} else if ((len == 2 && strncmp(seg, "..", 2) == 0) ||
+		           (len == 4 && (strncasecmp(seg, ".%2e", 4) == 0 ||
+		                         strncasecmp(seg, "%2e.", 4) == 0)) ||
+		           (len == 6 && strncasecmp(seg, "%2e%2e", 6) == 0)) {
+			if (depth > 0)
+				depth--;
+		} else {
+			if (depth == 0)
+				first_len = len;
+			depth++;
+			/* An empty first segment with more after it: "//x". */
+			if (depth >= 2 && first_len == 0)
+				network = true;
+		}
+		if (end == NULL)
+			break;
+		p = end;
+	}
+	return network;
 }
 
 static int map_parse_error(struct tsso_err *err, const struct tsso_err *perr)
@@ -206,7 +211,8 @@ static int judge(const char *cand, const struct tsso_url *self_url, const char *
 	/* A path whose first segment is empty ("https://us//evil") is safe in
 	 * an absolute Location, but any consumer that later reuses the path as
 	 * a relative reference turns it into "//evil": refuse it outright. */
-	if (strncmp(tsso_url_path(abs != NULL ? abs : rel), "//", 2) == 0) {
+	if (strncmp(tsso_url_path(abs != NULL ? abs : rel), "//", 2) == 0 ||
+	    path_params_read_network(tsso_url_path(abs != NULL ? abs : rel))) {
 		tsso_err_set(err, "redirect.invalid", "target path starts with an empty segment");
 		goto out;
 	}

@@ -5,6 +5,7 @@
 
 #include "tsso/limits.h"
 #include "tsso/url.h"
+#include "tsso/utf8.h"
 #include "url_internal.h"
 
 /* A component never grows past three bytes per input byte (percent-encoding). */
@@ -88,47 +89,6 @@ static int add_enc(struct tsso_buf *b, unsigned char c, enum pset set)
 static int default_port(const char *scheme)
 {
 	return strcmp(scheme, "https") == 0 ? 443 : 80;
-}
-
-/* RFC 3629 §4: well-formed UTF-8 only (no overlongs, surrogates, > U+10FFFF). */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
 }
 
 /* "." and "%2e" (any case) are single-dot segments, URL Standard §4.2. */
@@ -501,7 +461,7 @@ int tsso_url_parse(const char *input, const struct tsso_url *base, struct tsso_u
 		             TSSO_URL_MAX);
 		goto out;
 	}
-	if (!utf8_valid((const unsigned char *)input, strlen(input))) {
+	if (!tsso_utf8_valid(input, strlen(input))) {
 		tsso_err_set(err, "url.utf8", "URL is not valid UTF-8");
 		goto out;
 	}

@@ -5,21 +5,11 @@
 #include <string.h>
 
 #include "tsso/limits.h"
+#include "tsso/utf8.h"
 #include "url_internal.h"
 
 /* Bigger than any IPv4 part can be (2^32), small enough never to overflow. */
 #define IPV4_PART_SATURATE ((uint64_t)1 << 40)
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* URL Standard §3.3 "forbidden domain code point": the forbidden host code
  * points plus C0 controls, '%' and DEL. */
@@ -49,7 +39,7 @@ static int ipv4_number(const char *s, size_t n, uint64_t *ret)
 		radix = 8;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int d = hexval((unsigned char)s[i]);
+		int d = tsso_hex_value((unsigned char)s[i]);
 
 		if (d < 0 || (unsigned)d >= radix)
 			return -1;
@@ -147,8 +137,8 @@ static int ipv6_parse(const char *s, size_t n, struct tsso_buf *out, struct tsso
 			compress = ++piece;
 			continue;
 		}
-		while (len < 4 && p < n && hexval(C) >= 0) {
-			value = value * 16 + (unsigned)hexval(C);
+		while (len < 4 && p < n && tsso_hex_value(C) >= 0) {
+			value = value * 16 + (unsigned)tsso_hex_value(C);
 			p++;
 			len++;
 		}
@@ -266,10 +256,10 @@ int tsso_url_host_parse(const char *in, size_t len, struct tsso_buf *out, struct
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
 
-		if (c == '%' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0 &&
-		    hexval((unsigned char)in[i + 2]) >= 0) {
-			c = (unsigned char)(hexval((unsigned char)in[i + 1]) * 16 +
-			                    hexval((unsigned char)in[i + 2]));
+		if (c == '%' && i + 2 < len && tsso_hex_value((unsigned char)in[i + 1]) >= 0 &&
+		    tsso_hex_value((unsigned char)in[i + 2]) >= 0) {
+			c = (unsigned char)(tsso_hex_value((unsigned char)in[i + 1]) * 16 +
+			                    tsso_hex_value((unsigned char)in[i + 2]));
 			i += 2;
 		}
 		/* Domain to ASCII would apply UTS #46 to anything non-ASCII; we do
