@@ -6,6 +6,7 @@
 
 #include "handle_int.h"
 #include "tsso/cookie.h"
+#include "tsso/form.h"
 #include "tsso/log.h"
 #include "tsso/redirect.h"
 #include "tsso/session.h"
@@ -50,6 +51,10 @@ int hdl_session_get(const struct tsso_req *req, struct tsso_resp *resp, struct t
 
 	if (value == NULL || *value == '\0')
 		return tsso_err_set(err, "session.none", "no session cookie");
+	/* Two cookies of that name: one was planted (cookie tossing from a
+	 * sibling domain); trust neither. */
+	if (tsso_kvlist_count(&req->cookies, req->rt->cfg->session.cookie_name) > 1)
+		return tsso_err_set(err, "session.duplicate_cookie", "two session cookies");
 	if (tsso_store_session_get(req->rt->store, req->tenant_id, value, ret, &resealed, err) < 0)
 		return -1;
 	if (resealed != NULL) {

@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "tsso/app.h"
+#include "tsso/cookie.h"
 #include "tsso/crypto.h"
 #include "tsso/form.h"
 #include "tsso/limits.h"
@@ -35,7 +36,9 @@ struct tsso_server {
 /* Per-request state kept across MHD's calls while a body arrives. */
 struct conn_state {
 	struct tsso_buf body;
+	char *raw_uri; /* as received, for strict query parsing; NULL when over the limit */
 	double start;
+	bool started;
 	bool too_large;
 	bool counted;
 };
@@ -110,30 +113,13 @@ static bool collect_values(struct MHD_Connection *c, enum MHD_ValueKind kind, st
 	return !col.overflow;
 }
 
-/* Cookies over the count or size limits are dropped, never an error page. */
-static enum MHD_Result collect_cookie(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
-{
-	struct collect *col = cls;
-
-	if (col->l->n >= col->max || value == NULL || strlen(value) > col->max_value)
-		return MHD_YES;
-	(void)collect_kv(cls, kind, key, value);
-	col->overflow = false;
-	return MHD_YES;
-}
-
 static void req_free(struct tsso_req *req)
 {
-	struct tsso_kvlist *lists[] = {&req->query, &req->form, &req->headers, &req->cookies};
-
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		for (size_t j = 0; j < lists[i]->n; j++) {
-			free(lists[i]->v[j].key);
-			tsso_free_secret(lists[i]->v[j].value); /* may hold codes and cookies */
-		}
-		free(lists[i]->v);
-	}
+	/* Values may hold codes, tokens and cookies: tsso_kvlist_free wipes them. */
+	tsso_kvlist_free(&req->query);
+	tsso_kvlist_free(&req->form);
+	tsso_kvlist_free(&req->headers);
+	tsso_kvlist_free(&req->cookies);
 	free((char *)req->request_id);
 }
 
@@ -224,6 +210,18 @@ static int parse_form(struct tsso_req *req, struct tsso_err *err)
 	return tsso_form_parse(req->body, req->body_len, &req->form, err);
 }
 
+static int parse_query(const char *raw_uri, struct tsso_req *req, struct tsso_err *err)
+{
+	const char *q = raw_uri ? strchr(raw_uri, '?') : NULL;
+	size_t n;
+
+	if (q == NULL)
+		return 0;
+	q++;
+	n = strcspn(q, "#");
+	return n == 0 ? 0 : tsso_form_parse(q, n, &req->query, err);
+}
+
 static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c, const char *url,
                                 const char *method, struct conn_state *st)
 {
@@ -254,21 +252,24 @@ static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c,
 		                "The request carries too many or too large headers.");
 		goto answer;
 	}
-	if (!collect_values(c, MHD_GET_ARGUMENT_KIND, &req.query, TSSO_HTTP_MAX_PARAMS,
-	                    TSSO_HTTP_MAX_URL)) {
-		tsso_resp_error(&req, &resp, 414, "http.query_too_large", "Request too large",
-		                "The address has too many or too long parameters.");
+	/* The query is parsed strictly from the raw request target (MHD's own
+	 * argument decoding is lenient): bad escapes, NUL, invalid UTF-8 refused. */
+	if (parse_query(st->raw_uri, &req, &err) < 0) {
+		bool many = strcmp(tsso_err_reason(&err), "form.too_many") == 0 ||
+		            strcmp(tsso_err_reason(&err), "form.too_large") == 0;
+
+		tsso_resp_error(&req, &resp, many ? 414 : 400,
+		                many ? "http.query_too_large" : "http.bad_query",
+		                many ? "Request too large" : "Bad request",
+		                many ? "The address has too many or too long parameters."
+		                     : "The address has malformed parameters.");
 		goto answer;
 	}
-	{
-		struct collect col = {.l = &req.cookies,
-		                      .max = TSSO_HTTP_MAX_COOKIES,
-		                      .max_value = TSSO_HTTP_MAX_COOKIE_VALUE};
-
-		req.cookies.v = calloc(TSSO_HTTP_MAX_COOKIES + 1, sizeof(*req.cookies.v));
-		if (req.cookies.v != NULL)
-			MHD_get_connection_values(c, MHD_COOKIE_KIND, collect_cookie, &col);
-	}
+	req.query_dup = tsso_kvlist_first_dup(&req.query) != NULL;
+	for (size_t i = 0; i < req.headers.n; i++)
+		if (strcasecmp(req.headers.v[i].key, "Cookie") == 0 &&
+		    tsso_cookie_parse(req.headers.v[i].value, &req.cookies, &err) < 0)
+			goto out;
 	req.content_type = tsso_req_header(&req, "Content-Type");
 	if (st->body.len > 0) {
 		req.body = st->body.ptr;
@@ -337,19 +338,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct conn_state *st = *con_cls;
 
 	(void)version;
-	if (st == NULL) {
+	if (st == NULL)
+		return MHD_NO; /* the URI logger always creates it */
+	if (!st->started) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		char *end = NULL;
 
-		st = calloc(1, sizeof(*st));
-		if (st == NULL)
-			return MHD_NO;
+		st->started = true;
 		st->start = tsso_now_mono();
-		tsso_buf_init(&st->body, TSSO_HTTP_MAX_BODY);
-		*con_cls = st;
 		atomic_fetch_add(&s->inflight, 1);
 		st->counted = true;
-		if (strlen(url) > TSSO_HTTP_MAX_URL)
+		if (st->raw_uri == NULL || strlen(url) > TSSO_HTTP_MAX_URL)
 			return early_answer(s, c, 414, "http.url_too_long", "limits");
 		if (tsso_route_method_bit(method) == 0)
 			return early_answer(s, c, 405, "http.method_not_allowed", "limits");
@@ -372,6 +371,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return dispatch(s, c, url, method, st);
 }
 
+/* Called by MHD with the raw request target before anything else: the
+ * per-request state starts here, keeping the target for strict parsing. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct conn_state *st = calloc(1, sizeof(*st));
+
+	(void)cls;
+	(void)c;
+	if (st == NULL)
+		return NULL;
+	tsso_buf_init(&st->body, TSSO_HTTP_MAX_BODY);
+	if (uri != NULL && strlen(uri) <= TSSO_HTTP_MAX_URL)
+		st->raw_uri = strdup(uri);
+	return st;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -385,6 +400,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (st->counted)
 		atomic_fetch_sub(&s->inflight, 1);
 	tsso_buf_free_secure(&st->body);
+	tsso_free_secret(st->raw_uri);
 	free(st);
 	*con_cls = NULL;
 }
@@ -434,8 +450,8 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http.connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(TSSO_HTTP_MAX_HEADERS_SIZE * 2),
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	    on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 	if (s->d == NULL) {
 		tsso_err_set(err, "server.listen",
 		             "cannot listen on %s:%u (in use, or not allowed)", cfg->listen_host,
