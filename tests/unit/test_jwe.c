@@ -108,7 +108,8 @@ static void test_decrypt(void **state)
 	struct keys *k = *state;
 	static const char *const rsa_ok[] = {"rsa-oaep-a128gcm", "rsa-oaep-a256gcm",
 	                                     "rsa-oaep-a128cbc-hs256", "rsa-oaep-a256cbc-hs512"};
-	static const char *const ec_ok[] = {"ecdh-es-a256gcm", "ecdh-es-a128cbc-hs256"};
+	static const char *const ec_ok[] = {"ecdh-es-a256gcm", "ecdh-es-a128cbc-hs256",
+	                                    "ecdh-es-apu-a256gcm"};
 
 	for (size_t i = 0; i < TSSO_ARRAY_LEN(rsa_ok); i++) {
 		char *t = fixture(rsa_ok[i]);
