@@ -22,6 +22,12 @@
 	"BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_" \
 	"FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"        \
 	"bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+/* The same modulus with its last bit cleared ("w" -> "g"): even. */
+#define RFC_RSA_N_EVEN                                                                             \
+	"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"  \
+	"BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_" \
+	"FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"        \
+	"bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgg"
 #define RFC_RSA                                                                                    \
 	"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N                                                      \
 	"\",\"e\":\"AQAB\",\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}"
@@ -85,9 +91,10 @@ static void test_skips(void **state)
 	     "7TyWQHOg7hcvPapiMlrwIaaPcHUR\"}",
 	     0}, /* 31 bytes */
 	    {"{\"kty\":\"PQC\",\"x\":\"AA\"}", 0},
-	    {"{\"n\":\"" RFC_RSA_N "\",\"e\":\"AQAB\"}", 0},                /* no kty */
-	    {"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N "\",\"e\":\"AQ\"}", 0},  /* e = 1 */
-	    {"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N "\",\"e\":\"AQA\"}", 0}, /* e even */
+	    {"{\"n\":\"" RFC_RSA_N "\",\"e\":\"AQAB\"}", 0},                      /* no kty */
+	    {"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N "\",\"e\":\"AQ\"}", 0},        /* e = 1 */
+	    {"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N "\",\"e\":\"AQA\"}", 0},       /* e even */
+	    {"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N_EVEN "\",\"e\":\"AQAB\"}", 0}, /* n even */
 	    {"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N "\"}", 0},
 	    {"{\"kty\":\"RSA\",\"n\":\"" RFC_RSA_N "=\",\"e\":\"AQAB\"}", 0}, /* padded */
 	    {"\"a string\"", 0},
