@@ -1,4 +1,5 @@
-/* The IdP's signing keys: fetched from the discovered jwks_uri only, swapped atomically, refetched on an unknown kid at a bounded rate. */
+/* The IdP's signing keys: fetched from the discovered jwks_uri only, swapped atomically, refetched
+ * on an unknown kid at a bounded rate. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,8 +34,10 @@ int oidc_keys_fetch(struct tsso_idp *idp, const struct oidc_meta *meta, long lon
                     struct tsso_err *err)
 {
 	const char *hdrs[] = {"Accept: application/jwk-set+json, application/json", NULL};
-	struct tsso_fetch_req req = {
-	    .method = "GET", .url = meta->jwks_uri, .headers = hdrs, .max_response = TSSO_OUT_MAX_JWKS};
+	struct tsso_fetch_req req = {.method = "GET",
+	                             .url = meta->jwks_uri,
+	                             .headers = hdrs,
+	                             .max_response = TSSO_OUT_MAX_JWKS};
 	struct tsso_fetch_resp resp = {0};
 	struct tsso_err ferr = {0};
 	struct oidc_keys *k = NULL, *old;

@@ -155,11 +155,11 @@ int oidc_jwt_verify(struct tsso_idp *idp, const struct oidc_meta *meta, const ch
 struct oidc_id_expect {
 	const char *issuer;
 	const char *client_id;
-	const char *nonce;        /* NULL: not checked (refresh, OIDC Core §12.2) */
-	const char *access_token; /* for at_hash, may be NULL */
-	const char *alg;          /* the JWS alg, for at_hash */
-	const char *sub;          /* required sub (refresh), or NULL */
-	long max_age;             /* -1: auth_time not required */
+	const char *nonce;                       /* NULL: not checked (refresh, OIDC Core §12.2) */
+	const char *access_token;                /* for at_hash, may be NULL */
+	const char *alg;                         /* the JWS alg, for at_hash */
+	const char *sub;                         /* required sub (refresh), or NULL */
+	long max_age;                            /* -1: auth_time not required */
 	const struct tsso_strlist *acr_required; /* non-NULL: acr must be one of these */
 	long leeway;
 	long long now;
@@ -169,9 +169,9 @@ struct oidc_id_expect {
 int oidc_id_token_check_claims(const json_t *claims, const struct oidc_id_expect *x,
                                struct tsso_err *err) TSSO_WUR;
 /* iss, aud/azp, exp, iat, nbf checks shared by the token kinds. */
-int oidc_check_common(const json_t *claims, const char *issuer, const char *client_id,
-                      long leeway, long long now, bool exp_required,
-                      const struct oidc_reasons *r, struct tsso_err *err) TSSO_WUR;
+int oidc_check_common(const json_t *claims, const char *issuer, const char *client_id, long leeway,
+                      long long now, bool exp_required, const struct oidc_reasons *r,
+                      struct tsso_err *err) TSSO_WUR;
 
 /* --- authorization request and response (authz.c, par.c) --- */
 
@@ -223,9 +223,8 @@ int oidc_token_response(long status, const char *body, size_t len, bool id_token
 
 /* --- UserInfo (userinfo.c) --- */
 
-int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta,
-                      const char *access_token, const char *sub, long long now,
-                      json_t **ret, struct tsso_err *err) TSSO_WUR;
+int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta, const char *access_token,
+                      const char *sub, long long now, json_t **ret, struct tsso_err *err) TSSO_WUR;
 
 /* --- logout token (logout_token.c) --- */
 

@@ -18,8 +18,7 @@ int oidc_form_escape(struct tsso_buf *b, const char *s)
 		char enc[3];
 
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '*' || *p == '-' || *p == '.' ||
-		    *p == '_') {
+		    (*p >= '0' && *p <= '9') || *p == '*' || *p == '-' || *p == '.' || *p == '_') {
 			if (tsso_buf_add(b, p, 1) != 0)
 				return -1;
 		} else if (*p == ' ') {
@@ -82,7 +81,9 @@ int oidc_json_time(const json_t *v, long long *ret)
 	/* NumericDate may carry fractions (RFC 7519 §2); keep whole seconds. */
 	if (!isfinite(d) || d < -9.0e15 || d > 9.0e15)
 		return -1;
-	*ret = (long long)floor(d);
+	*ret = (long long)d;
+	if ((double)*ret > d) /* round toward the past, like floor() */
+		(*ret)--;
 	return 0;
 }
 

@@ -1,4 +1,5 @@
-/* Token endpoint: the request with client authentication and the checks of its response (RFC 6749 §5, OIDC Core §3.1.3.3). */
+/* Token endpoint: the request with client authentication and the checks of its response (RFC 6749
+ * §5, OIDC Core §3.1.3.3). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,8 +51,8 @@ int oidc_token_response(long status, const char *body, size_t len, bool id_token
 			tsso_err_set(err, "token.error", "the token endpoint refused: %s",
 			             oidc_safe_code(code, safe, sizeof(safe)));
 		else
-			tsso_err_set(err, "token.http_error", "the token endpoint answered HTTP %ld",
-			             status);
+			tsso_err_set(err, "token.http_error",
+			             "the token endpoint answered HTTP %ld", status);
 		goto out;
 	}
 	if (j == NULL) {
@@ -141,7 +142,8 @@ int oidc_token_request(struct tsso_idp *idp, const struct oidc_meta *meta, struc
 		             tsso_err_reason(&ferr), ferr.msg);
 		goto out;
 	}
-	rc = oidc_token_response(resp.status, resp.body, resp.body_len, id_token_required, ret, err);
+	rc =
+	    oidc_token_response(resp.status, resp.body, resp.body_len, id_token_required, ret, err);
 out:
 	for (size_t i = 0; i < n_extra; i++)
 		tsso_free_secret(extra[i]);
