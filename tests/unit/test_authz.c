@@ -200,7 +200,9 @@ static void test_login_state_json(void **state)
 	assert_non_null(back); /* the repaired copy is accepted again */
 	tsso_login_state_free(back);
 	json_decref(bad);
-	assert_null(tsso_login_state_from_json(json_string("x"), &err));
+	bad = json_string("x");
+	assert_null(tsso_login_state_from_json(bad, &err));
+	json_decref(bad);
 	json_decref(j);
 	tsso_login_state_free(ls);
 }
