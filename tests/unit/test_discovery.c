@@ -112,6 +112,9 @@ static void test_parse_table(void **state)
 	    "discovery.malformed");
 	assert_string_equal(parse(with("jwks_uri", json_string(ISS "/keys#frag")), false),
 	                    "discovery.malformed");
+	assert_string_equal(
+	    parse(with("jwks_uri", json_string("https://u:p@idp.example/keys")), false),
+	    "discovery.malformed");
 	assert_string_equal(parse(with("jwks_uri", json_string("javascript:alert(1)")), false),
 	                    "discovery.malformed");
 	assert_string_equal(parse(with("userinfo_endpoint", json_integer(3)), false),
