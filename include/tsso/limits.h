@@ -59,4 +59,7 @@
 #define TSSO_SESSION_COOKIE_MAX       4000 /* bytes of one Set-Cookie value */
 #define TSSO_RETURN_TO_MAX            2048
 
+/* --- URLs (return_to, configured and discovered endpoints) --- */
+#define TSSO_URL_MAX 8192 /* bytes of one URL given to the URL parser */
+
 #endif
