@@ -22,6 +22,7 @@
 #include "tsso/common.h"
 #include "tsso/config.h"
 #include "tsso/err.h"
+#include "tsso/http.h"
 
 struct tsso_idp;
 
@@ -129,6 +130,12 @@ void tsso_oidc_result_free(struct tsso_oidc_result *r);
 int tsso_idp_finish(struct tsso_idp *idp, const struct tsso_login_state *ls,
                     const struct tsso_oidc_param *params, size_t n_params, long long now,
                     struct tsso_oidc_result *ret, struct tsso_err *err) TSSO_WUR;
+
+/* The same with the parameters as the HTTP layer parsed them (tsso_req's
+ * query, or form for form_post), repeats included. */
+int tsso_idp_finish_kv(struct tsso_idp *idp, const struct tsso_login_state *ls,
+                       const struct tsso_kvlist *params, long long now,
+                       struct tsso_oidc_result *ret, struct tsso_err *err) TSSO_WUR;
 
 /* Refresh grant (RFC 6749 §6). A returned ID token is validated like the
  * first (signature, iss, aud, exp, iat) and must carry prev_sub (OIDC Core

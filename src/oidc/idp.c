@@ -366,6 +366,22 @@ out:
 	return rc;
 }
 
+int tsso_idp_finish_kv(struct tsso_idp *idp, const struct tsso_login_state *ls,
+                       const struct tsso_kvlist *params, long long now,
+                       struct tsso_oidc_result *ret, struct tsso_err *err)
+{
+	struct tsso_oidc_param p[TSSO_HTTP_MAX_PARAMS];
+	size_t n = params != NULL ? params->n : 0;
+
+	if (n > TSSO_HTTP_MAX_PARAMS)
+		return tsso_err_set(err, "authz.malformed", "too many parameters");
+	for (size_t i = 0; i < n; i++) {
+		p[i].name = params->v[i].key;
+		p[i].value = params->v[i].value;
+	}
+	return tsso_idp_finish(idp, ls, p, n, now, ret, err);
+}
+
 int tsso_idp_refresh(struct tsso_idp *idp, const char *refresh_token, const char *prev_sub,
                      long long now, struct tsso_oidc_result *ret, struct tsso_err *err)
 {

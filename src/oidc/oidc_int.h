@@ -25,11 +25,13 @@
 
 /* --- small helpers (oidc_util.c) --- */
 
-/* Append name=value, form-urlencoded (WHATWG application/x-www-form-urlencoded:
- * space as '+', everything but [A-Za-z0-9*-._] percent-encoded), with '&'
- * before it unless the buffer is empty or ends in '?' or '&'. */
+/* Append name=value percent-encoded for a query or form body, with '&'
+ * before it unless the buffer is empty or ends in '?' or '&' (the shared
+ * encoder of tsso/form.h). */
 int oidc_form_add(struct tsso_buf *b, const char *name, const char *value) TSSO_WUR;
-/* Append s form-urlencoded as above. */
+/* Append s encoded as application/x-www-form-urlencoded (space as '+',
+ * everything but [A-Za-z0-9*-._] as %XX): RFC 6749 Appendix B, for HTTP
+ * Basic client credentials. */
 int oidc_form_escape(struct tsso_buf *b, const char *s) TSSO_WUR;
 /* Parse a JSON object strictly (duplicates refused, whole input, no NUL);
  * new reference or NULL. */

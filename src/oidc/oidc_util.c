@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "oidc_int.h"
+#include "tsso/form.h"
 #include "tsso/limits.h"
 
 int oidc_form_escape(struct tsso_buf *b, const char *s)
@@ -37,13 +38,7 @@ int oidc_form_escape(struct tsso_buf *b, const char *s)
 
 int oidc_form_add(struct tsso_buf *b, const char *name, const char *value)
 {
-	if (b->len > 0 && b->ptr[b->len - 1] != '?' && b->ptr[b->len - 1] != '&' &&
-	    tsso_buf_add(b, "&", 1) != 0)
-		return -1;
-	if (oidc_form_escape(b, name) != 0 || tsso_buf_add(b, "=", 1) != 0 ||
-	    oidc_form_escape(b, value) != 0)
-		return -1;
-	return 0;
+	return tsso_form_encode_append(b, name, value);
 }
 
 json_t *oidc_json_object(const char *text, size_t len)

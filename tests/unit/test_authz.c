@@ -82,7 +82,7 @@ static void test_begin_url(void **state)
 	assert_true(has(url, "response_type=code"));
 	assert_true(has(url, "client_id=toucan-sso"));
 	assert_true(has(url, "redirect_uri=https%3A%2F%2Fapp.example.com%2Fsso%2Facme%2Fcallback"));
-	assert_true(has(url, "scope=openid+email"));
+	assert_true(has(url, "scope=openid%20email"));
 	assert_true(has(url, "code_challenge_method=S256"));
 	snprintf(buf, sizeof(buf), "state=%s", ls->state);
 	assert_true(has(url, buf));
@@ -131,7 +131,7 @@ static void test_begin_options(void **state)
 	assert_true(has(url, "response_mode=form_post"));
 	assert_true(has(url, "prompt=login"));
 	assert_true(has(url, "max_age=300"));
-	assert_true(has(url, "acr_values=gold+silver"));
+	assert_true(has(url, "acr_values=gold%20silver"));
 	assert_true(has(url, "login_hint=ann%40acme.example"));
 	assert_true(has(url, "domain_hint=acme.example"));
 	assert_non_null(strstr(url, "claims=%7B%22id_token%22"));
