@@ -221,6 +221,7 @@ int oidc_meta_fetch(struct tsso_idp *idp, long long now, struct tsso_err *err)
 	oidc_meta_unref(old);
 	rc = 0;
 out:
+	idp->meta_failed = rc != 0;
 	set_status(idp, rc == 0 ? NULL : (err != NULL ? err->reason : "discovery.unreachable"));
 	tsso_fetch_resp_free(&resp);
 	tsso_buf_free(&url);
@@ -270,7 +271,13 @@ int oidc_meta_get(struct tsso_idp *idp, long long now, struct oidc_meta **ret, s
 	if (m == NULL || now - m->fetched_at >= TSSO_META_MAX_STALE_S) {
 		oidc_meta_unref(m);
 		m = NULL;
-		if (oidc_meta_fetch(idp, now, err) == 0)
+		/* An IdP that just failed is not asked again by every login (each
+		 * would wait a timeout, one after the other): fail fast until
+		 * TSSO_JWKS_REFETCH_MIN_S has passed or the refresher succeeds. */
+		if (idp->meta_failed && now - idp->meta_last_attempt < TSSO_JWKS_REFETCH_MIN_S)
+			tsso_err_set(err, "discovery.unreachable",
+			             "the provider failed moments ago; not retried yet");
+		else if (oidc_meta_fetch(idp, now, err) == 0)
 			m = meta_current(idp);
 	}
 	pthread_mutex_unlock(&idp->fetch_mu);

@@ -198,7 +198,12 @@ static void test_first_fetch_fails(void **state)
 	tsso_idp_status(op.idp, OP_NOW, &st);
 	assert_int_equal(st.health, TSSO_IDP_FAILING);
 	assert_string_equal(st.reason, "discovery.unreachable");
-	/* Metadata for another issuer. */
+	/* Logins right after do not hit the failing IdP again. */
+	op_remove(&op, "discovery.auth");
+	assert_int_equal(tsso_idp_begin(op.idp, NULL, OP_NOW + 1, &url, &ls, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "discovery.unreachable");
+	assert_null(op_read(&op, "discovery.auth"));
+	/* Metadata for another issuer, once the retry delay has passed. */
 	op_remove(&op, "discovery.status");
 	{
 		json_t *d = op_discovery(&op);
@@ -206,7 +211,8 @@ static void test_first_fetch_fails(void **state)
 		json_object_set_new(d, "issuer", json_string("https://evil.example/idp"));
 		op_write_json(&op, "discovery", d);
 	}
-	assert_int_equal(tsso_idp_begin(op.idp, NULL, OP_NOW, &url, &ls, &err), -1);
+	assert_int_equal(
+	    tsso_idp_begin(op.idp, NULL, OP_NOW + TSSO_JWKS_REFETCH_MIN_S, &url, &ls, &err), -1);
 	assert_string_equal(tsso_err_reason(&err), "discovery.issuer_mismatch");
 	op_write(&op, "discovery", "{\"issuer\":");
 	assert_int_equal(tsso_idp_refresh_metadata(op.idp, OP_NOW, true, &err), -1);
@@ -238,9 +244,11 @@ static void test_bounded_staleness(void **state)
 	assert_string_equal(tsso_err_reason(&err), "discovery.unreachable");
 	tsso_idp_status(op.idp, later, &st);
 	assert_int_equal(st.health, TSSO_IDP_FAILING);
-	/* The IdP comes back. */
+	/* The IdP comes back: the next attempt after the retry delay works. */
 	op_remove(&op, "discovery.status");
-	assert_int_equal(tsso_idp_begin(op.idp, NULL, later + 1, &url, &ls, &err), 0);
+	assert_int_equal(tsso_idp_begin(op.idp, NULL, later + 1, &url, &ls, &err), -1);
+	assert_int_equal(
+	    tsso_idp_begin(op.idp, NULL, later + TSSO_JWKS_REFETCH_MIN_S, &url, &ls, &err), 0);
 	free(url);
 	tsso_login_state_free(ls);
 }
@@ -277,6 +285,10 @@ static void test_jwks_failures(void **state)
 		tok = op_sign(&op.rs, c);
 		op_token_response(&op, tok, "at");
 		assert_string_equal(op_finish(&op, ls, NULL, NULL), "jwks.unreachable");
+		/* The next login moments later does not ask the failing JWKS again. */
+		op_remove(&op, "jwks.auth");
+		assert_string_equal(op_finish(&op, ls, NULL, NULL), "jwks.unreachable");
+		assert_null(op_read(&op, "jwks.auth"));
 		free(tok);
 		json_decref(c);
 		tsso_login_state_free(ls);
