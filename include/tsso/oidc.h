@@ -22,6 +22,7 @@
 #include "tsso/common.h"
 #include "tsso/config.h"
 #include "tsso/err.h"
+#include "tsso/http.h"
 
 struct tsso_idp;
 
@@ -106,13 +107,13 @@ struct tsso_oidc_param {
 
 /* What a successful login or refresh returns. Free with tsso_oidc_result_free. */
 struct tsso_oidc_result {
-	json_t *claims;      /* verified ID token claims (new reference) */
-	json_t *userinfo;    /* verified UserInfo claims, or NULL when not requested */
-	char *sub;           /* the ID token's sub */
-	char *sid;           /* the ID token's sid, or NULL */
-	char *id_token;      /* compact, for id_token_hint at logout */
-	char *access_token;  /* secret */
-	char *refresh_token; /* secret, or NULL */
+	json_t *claims;              /* verified ID token claims (new reference) */
+	json_t *userinfo;            /* verified UserInfo claims, or NULL when not requested */
+	char *sub;                   /* the ID token's sub */
+	char *sid;                   /* the ID token's sid, or NULL */
+	char *id_token;              /* compact, for id_token_hint at logout */
+	char *access_token;          /* secret */
+	char *refresh_token;         /* secret, or NULL */
 	long long access_expires_at; /* from expires_in, or 0 when not given */
 	long long id_token_exp;
 };
@@ -130,6 +131,12 @@ int tsso_idp_finish(struct tsso_idp *idp, const struct tsso_login_state *ls,
                     const struct tsso_oidc_param *params, size_t n_params, long long now,
                     struct tsso_oidc_result *ret, struct tsso_err *err) TSSO_WUR;
 
+/* The same with the parameters as the HTTP layer parsed them (tsso_req's
+ * query, or form for form_post), repeats included. */
+int tsso_idp_finish_kv(struct tsso_idp *idp, const struct tsso_login_state *ls,
+                       const struct tsso_kvlist *params, long long now,
+                       struct tsso_oidc_result *ret, struct tsso_err *err) TSSO_WUR;
+
 /* Refresh grant (RFC 6749 §6). A returned ID token is validated like the
  * first (signature, iss, aud, exp, iat) and must carry prev_sub (OIDC Core
  * §12.2); without one, ret->claims is NULL and ret->sub a copy of prev_sub.
@@ -144,7 +151,8 @@ struct tsso_logout_claims {
 	char *sub; /* may be NULL when sid is given */
 	char *sid; /* may be NULL when sub is given */
 	char *jti; /* for the caller's replay store */
-	long long exp; /* exp, or iat + TSSO_LOGOUT_TOKEN_TTL when absent: keep the jti until then */
+	long long
+	    exp; /* exp, or iat + TSSO_LOGOUT_TOKEN_TTL when absent: keep the jti until then */
 };
 void tsso_logout_claims_free(struct tsso_logout_claims *c);
 
@@ -159,8 +167,8 @@ int tsso_idp_validate_logout_token(struct tsso_idp *idp, const char *token, long
  * post_logout_redirect_uris exactly) and state (may be NULL).
  * Reasons: logout.no_end_session (local logout only), logout.redirect_not_allowed. */
 int tsso_idp_end_session_url(struct tsso_idp *idp, const char *id_token_hint,
-                             const char *post_logout_redirect_uri, const char *state,
-                             long long now, char **ret_url, struct tsso_err *err) TSSO_WUR;
+                             const char *post_logout_redirect_uri, const char *state, long long now,
+                             char **ret_url, struct tsso_err *err) TSSO_WUR;
 
 /* The issuer (borrowed) and the tenant id (borrowed). */
 const char *tsso_idp_issuer(const struct tsso_idp *idp);

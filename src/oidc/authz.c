@@ -1,4 +1,5 @@
-/* Authorization request (OIDC Core §3.1.2.1, RFC 7636) and response (RFC 6749 §4.1.2, RFC 9207); the login state. */
+/* Authorization request (OIDC Core §3.1.2.1, RFC 7636) and response (RFC 6749 §4.1.2, RFC 9207);
+ * the login state. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,9 +63,10 @@ struct tsso_login_state *oidc_login_state_new(const char *tenant, const char *re
 
 json_t *tsso_login_state_to_json(const struct tsso_login_state *ls)
 {
-	json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I}", "v", 1, "tenant", ls->tenant,
-	                      "state", ls->state, "nonce", ls->nonce, "cv", ls->code_verifier,
-	                      "iat", (json_int_t)ls->created_at, "max_age", (json_int_t)ls->max_age);
+	json_t *j =
+	    json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I}", "v", 1, "tenant", ls->tenant, "state",
+	              ls->state, "nonce", ls->nonce, "cv", ls->code_verifier, "iat",
+	              (json_int_t)ls->created_at, "max_age", (json_int_t)ls->max_age);
 
 	if (j != NULL && ls->return_to != NULL &&
 	    json_object_set_new(j, "rt", json_string(ls->return_to)) != 0) {
@@ -99,16 +101,17 @@ struct tsso_login_state *tsso_login_state_from_json(const json_t *j, struct tsso
 	json_error_t jerr;
 
 	if (!json_is_object(j) || json_object_size(j) > 8 ||
-	    json_unpack_ex((json_t *)j, &jerr, JSON_STRICT, "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s?s}",
-	                   "v", &v, "tenant", &tenant, "state", &state, "nonce", &nonce, "cv", &cv,
-	                   "iat", &iat, "max_age", &max_age, "rt", &rt) != 0 ||
+	    json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
+	                   "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s?s}", "v", &v, "tenant", &tenant,
+	                   "state", &state, "nonce", &nonce, "cv", &cv, "iat", &iat, "max_age",
+	                   &max_age, "rt", &rt) != 0 ||
 	    v != 1)
 		goto bad;
 	if (strlen(tenant) == 0 || strlen(tenant) > TSSO_TENANT_ID_MAX ||
 	    !token_chars(state, 16, OIDC_RANDOM_MAX) || !token_chars(nonce, 16, OIDC_RANDOM_MAX) ||
 	    /* RFC 7636 §4.1: 43 to 128 characters. */
 	    !token_chars(cv, 43, 128) || (rt != NULL && strlen(rt) > TSSO_RETURN_TO_MAX) ||
-	    max_age < -1 || max_age > 0x7fffffffL)
+	    max_age < -1 || max_age > 0x7fffffffL || iat < 0 || iat > OIDC_TIME_MAX)
 		goto bad;
 	ls = calloc(1, sizeof(*ls));
 	if (ls == NULL)
@@ -132,8 +135,9 @@ bad:
 
 /* Parameters this module sets itself; extra_auth_params may not override them. */
 static const char *const reserved[] = {
-    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
-    "code_challenge_method", "response_mode", "request", "request_uri", "claims",
+    "response_type", "client_id", "redirect_uri",   "scope",
+    "state",         "nonce",     "code_challenge", "code_challenge_method",
+    "response_mode", "request",   "request_uri",    "claims",
 };
 
 bool oidc_param_reserved(const char *name)
@@ -205,7 +209,8 @@ int oidc_authz_params(const struct tsso_idp *idp, const struct tsso_login_state 
 	if (oidc_form_add(b, "response_type", "code") != 0 ||
 	    oidc_form_add(b, "client_id", c->client_id) != 0 ||
 	    oidc_form_add(b, "redirect_uri", idp->redirect_uri) != 0 || add_scope(c, b) != 0 ||
-	    oidc_form_add(b, "state", ls->state) != 0 || oidc_form_add(b, "nonce", ls->nonce) != 0 ||
+	    oidc_form_add(b, "state", ls->state) != 0 ||
+	    oidc_form_add(b, "nonce", ls->nonce) != 0 ||
 	    oidc_form_add(b, "code_challenge", challenge) != 0 ||
 	    oidc_form_add(b, "code_challenge_method", "S256") != 0)
 		goto out;
@@ -288,7 +293,8 @@ int oidc_authz_response(const struct tsso_idp *idp, const struct oidc_meta *meta
 	 * compared in constant time. */
 	state = param(params, n, "state");
 	if (state == NULL || !tsso_ct_streq(state, ls->state))
-		return tsso_err_set(err, "state.mismatch", "state does not match this browser's login");
+		return tsso_err_set(err, "state.mismatch",
+		                    "state does not match this browser's login");
 	/* RFC 9207 §2.4: a present iss must be our issuer; it must be present
 	 * when the provider says it sends it. Error responses included. */
 	iss = param(params, n, "iss");
@@ -296,7 +302,8 @@ int oidc_authz_response(const struct tsso_idp *idp, const struct oidc_meta *meta
 		return tsso_err_set(err, "authz.iss_mismatch",
 		                    "the response comes from another issuer (mix-up)");
 	if (iss == NULL && meta->iss_parameter_supported)
-		return tsso_err_set(err, "authz.iss_missing", "the response lacks the iss parameter");
+		return tsso_err_set(err, "authz.iss_missing",
+		                    "the response lacks the iss parameter");
 	/* RFC 6749 §4.1.2.1: only the error code goes into our message; the
 	 * description is the IdP's free text and is not shown verbatim. */
 	error = param(params, n, "error");

@@ -95,7 +95,8 @@ int oidc_client_auth(const struct tsso_idp *idp, const char *aud, long long now,
 		char *h;
 
 		if (secret == NULL)
-			return tsso_err_set(err, "oidc.config", "client_secret_basic needs a secret");
+			return tsso_err_set(err, "oidc.config",
+			                    "client_secret_basic needs a secret");
 		h = basic_header(c->client_id, secret);
 		if (h == NULL)
 			return tsso_err_set(err, "oidc.internal", "out of memory");
@@ -104,7 +105,8 @@ int oidc_client_auth(const struct tsso_idp *idp, const char *aud, long long now,
 	}
 	case TSSO_AUTH_CLIENT_SECRET_POST:
 		if (secret == NULL)
-			return tsso_err_set(err, "oidc.config", "client_secret_post needs a secret");
+			return tsso_err_set(err, "oidc.config",
+			                    "client_secret_post needs a secret");
 		if ((client_id && oidc_form_add(form, "client_id", c->client_id) != 0) ||
 		    oidc_form_add(form, "client_secret", secret) != 0)
 			return tsso_err_set(err, "oidc.internal", "request too large");

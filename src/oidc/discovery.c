@@ -1,4 +1,5 @@
-/* Provider metadata (OpenID Connect Discovery 1.0): fetch, strict checks, cache with bounded staleness. */
+/* Provider metadata (OpenID Connect Discovery 1.0): fetch, strict checks, cache with bounded
+ * staleness. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,8 +34,8 @@ static int endpoint(struct oidc_meta *m, const char *name, bool required, bool d
 		return 0;
 	}
 	if (!json_is_string(v) || !oidc_url_ok(json_string_value(v), dev))
-		return tsso_err_set(err, "discovery.malformed",
-		                    "metadata %s is not an https URL", name);
+		return tsso_err_set(err, "discovery.malformed", "metadata %s is not an https URL",
+		                    name);
 	*ret = json_string_value(v);
 	return 0;
 }
@@ -54,8 +55,7 @@ static int boolean(struct oidc_meta *m, const char *name, bool *ret, struct tsso
 }
 
 /* An array of strings; *ret_found false when absent. */
-static int str_array(struct oidc_meta *m, const char *name, bool *ret_found,
-                     struct tsso_err *err)
+static int str_array(struct oidc_meta *m, const char *name, bool *ret_found, struct tsso_err *err)
 {
 	json_t *v = json_object_get(m->doc, name), *e;
 	size_t i;
@@ -64,8 +64,7 @@ static int str_array(struct oidc_meta *m, const char *name, bool *ret_found,
 	if (v == NULL)
 		return 0;
 	if (!json_is_array(v) || json_array_size(v) > TSSO_META_MAX_LIST)
-		return tsso_err_set(err, "discovery.malformed", "metadata %s is not a list",
-		                    name);
+		return tsso_err_set(err, "discovery.malformed", "metadata %s is not a list", name);
 	json_array_foreach(v, i, e)
 	{
 		if (!json_is_string(e))
@@ -128,8 +127,7 @@ struct oidc_meta *oidc_meta_parse(const char *body, size_t len, const char *issu
 	             err) != 0 ||
 	    endpoint(m, "token_endpoint", true, development, &m->token_endpoint, err) != 0 ||
 	    endpoint(m, "jwks_uri", true, development, &m->jwks_uri, err) != 0 ||
-	    endpoint(m, "userinfo_endpoint", false, development, &m->userinfo_endpoint, err) !=
-	        0 ||
+	    endpoint(m, "userinfo_endpoint", false, development, &m->userinfo_endpoint, err) != 0 ||
 	    endpoint(m, "end_session_endpoint", false, development, &m->end_session_endpoint,
 	             err) != 0 ||
 	    endpoint(m, "pushed_authorization_request_endpoint", false, development,
@@ -142,7 +140,8 @@ struct oidc_meta *oidc_meta_parse(const char *body, size_t len, const char *issu
 	if (str_array(m, "response_types_supported", &found, err) != 0)
 		goto fail;
 	if (!found || !array_has(json_object_get(m->doc, "response_types_supported"), "code")) {
-		tsso_err_set(err, "discovery.malformed", "the provider does not offer the code flow");
+		tsso_err_set(err, "discovery.malformed",
+		             "the provider does not offer the code flow");
 		goto fail;
 	}
 	if (str_array(m, "id_token_signing_alg_values_supported", &found, err) != 0 ||
@@ -222,6 +221,7 @@ int oidc_meta_fetch(struct tsso_idp *idp, long long now, struct tsso_err *err)
 	oidc_meta_unref(old);
 	rc = 0;
 out:
+	idp->meta_failed = rc != 0;
 	set_status(idp, rc == 0 ? NULL : (err != NULL ? err->reason : "discovery.unreachable"));
 	tsso_fetch_resp_free(&resp);
 	tsso_buf_free(&url);
@@ -240,8 +240,7 @@ static struct oidc_meta *meta_current(struct tsso_idp *idp)
 	return m;
 }
 
-int oidc_meta_get(struct tsso_idp *idp, long long now, struct oidc_meta **ret,
-                  struct tsso_err *err)
+int oidc_meta_get(struct tsso_idp *idp, long long now, struct oidc_meta **ret, struct tsso_err *err)
 {
 	struct oidc_meta *m = meta_current(idp);
 	struct tsso_err ignored = {0};
@@ -272,7 +271,13 @@ int oidc_meta_get(struct tsso_idp *idp, long long now, struct oidc_meta **ret,
 	if (m == NULL || now - m->fetched_at >= TSSO_META_MAX_STALE_S) {
 		oidc_meta_unref(m);
 		m = NULL;
-		if (oidc_meta_fetch(idp, now, err) == 0)
+		/* An IdP that just failed is not asked again by every login (each
+		 * would wait a timeout, one after the other): fail fast until
+		 * TSSO_JWKS_REFETCH_MIN_S has passed or the refresher succeeds. */
+		if (idp->meta_failed && now - idp->meta_last_attempt < TSSO_JWKS_REFETCH_MIN_S)
+			tsso_err_set(err, "discovery.unreachable",
+			             "the provider failed moments ago; not retried yet");
+		else if (oidc_meta_fetch(idp, now, err) == 0)
 			m = meta_current(idp);
 	}
 	pthread_mutex_unlock(&idp->fetch_mu);

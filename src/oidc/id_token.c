@@ -1,4 +1,5 @@
-/* ID token validation (OpenID Connect Core 1.0 §3.1.3.7) and the JWT checks shared with UserInfo and logout tokens. */
+/* ID token validation (OpenID Connect Core 1.0 §3.1.3.7) and the JWT checks shared with UserInfo
+ * and logout tokens. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -202,9 +203,9 @@ static int time_claim(const json_t *claims, const char *name, long long *ret)
 	return oidc_json_time(v, ret);
 }
 
-int oidc_check_common(const json_t *claims, const char *issuer, const char *client_id,
-                      long leeway, long long now, bool exp_required,
-                      const struct oidc_reasons *r, struct tsso_err *err)
+int oidc_check_common(const json_t *claims, const char *issuer, const char *client_id, long leeway,
+                      long long now, bool exp_required, const struct oidc_reasons *r,
+                      struct tsso_err *err)
 {
 	const char *iss = oidc_json_str(claims, "iss");
 	json_t *aud = json_object_get(claims, "aud");
@@ -314,9 +315,11 @@ int oidc_id_token_check_claims(const json_t *claims, const struct oidc_id_expect
 		bool ok;
 
 		if (!json_is_string(at_hash))
-			return tsso_err_set(err, "id_token.at_hash_mismatch", "at_hash is not a string");
+			return tsso_err_set(err, "id_token.at_hash_mismatch",
+			                    "at_hash is not a string");
 		if (x->access_token == NULL || x->alg == NULL)
-			return tsso_err_set(err, "id_token.at_hash_mismatch", "no access token to bind");
+			return tsso_err_set(err, "id_token.at_hash_mismatch",
+			                    "no access token to bind");
 		h = tsso_jose_half_hash(x->alg, x->access_token);
 		ok = h != NULL && tsso_ct_streq(h, json_string_value(at_hash));
 		free(h);

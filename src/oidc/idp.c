@@ -1,4 +1,5 @@
-/* The per-tenant relying party: ties discovery, keys, the request, the token exchange and the validations together. */
+/* The per-tenant relying party: ties discovery, keys, the request, the token exchange and the
+ * validations together. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static int check_cfg(const struct tsso_tenant_cfg *c, const char *redirect_uri, 
                      struct tsso_err *err)
 {
 	if (c->id == NULL || c->issuer == NULL || c->client_id == NULL || redirect_uri == NULL)
-		return tsso_err_set(err, "oidc.config", "issuer, client_id and redirect_uri are required");
+		return tsso_err_set(err, "oidc.config",
+		                    "issuer, client_id and redirect_uri are required");
 	/* OIDC Core §2: the issuer is an https URL without query or fragment. */
 	if (!oidc_url_ok(c->issuer, dev) || strchr(c->issuer, '?') != NULL)
 		return tsso_err_set(err, "oidc.config", "issuer must be an https URL");
@@ -47,9 +49,11 @@ static int check_cfg(const struct tsso_tenant_cfg *c, const char *redirect_uri, 
 	     c->auth_method == TSSO_AUTH_CLIENT_SECRET_POST ||
 	     c->auth_method == TSSO_AUTH_CLIENT_SECRET_JWT) &&
 	    c->client_secret.value == NULL)
-		return tsso_err_set(err, "oidc.config", "this client authentication needs a secret");
+		return tsso_err_set(err, "oidc.config",
+		                    "this client authentication needs a secret");
 	if (c->auth_method == TSSO_AUTH_PRIVATE_KEY_JWT && c->client_private_key_file == NULL)
-		return tsso_err_set(err, "oidc.config", "private_key_jwt needs client_private_key_file");
+		return tsso_err_set(err, "oidc.config",
+		                    "private_key_jwt needs client_private_key_file");
 	return 0;
 }
 
@@ -86,10 +90,9 @@ struct tsso_idp *tsso_idp_new(const struct tsso_tenant_cfg *cfg, const char *red
 	if (idp->fetcher == NULL)
 		goto fail;
 	if (cfg->auth_method == TSSO_AUTH_PRIVATE_KEY_JWT) {
-		idp->client_signer =
-		    tsso_signer_load_pem(cfg->client_private_key_file,
-		                         cfg->client_key_alg != NULL ? cfg->client_key_alg : "RS256",
-		                         NULL, err);
+		idp->client_signer = tsso_signer_load_pem(
+		    cfg->client_private_key_file,
+		    cfg->client_key_alg != NULL ? cfg->client_key_alg : "RS256", NULL, err);
 		if (idp->client_signer == NULL)
 			goto fail;
 	}
@@ -144,8 +147,7 @@ void tsso_idp_status(struct tsso_idp *idp, long long now, struct tsso_idp_status
 	*ret = s;
 }
 
-int tsso_idp_refresh_metadata(struct tsso_idp *idp, long long now, bool force,
-                              struct tsso_err *err)
+int tsso_idp_refresh_metadata(struct tsso_idp *idp, long long now, bool force, struct tsso_err *err)
 {
 	struct oidc_meta *m = NULL;
 	bool keys_due;
@@ -203,8 +205,7 @@ int tsso_idp_begin(struct tsso_idp *idp, const struct tsso_idp_begin_opts *opts,
 	/* RFC 9126 §5: PAR when the tenant asks for it (required), when it is
 	 * offered and the tenant leaves it to us (auto), or when the provider
 	 * requires it. */
-	par = meta->par_endpoint != NULL &&
-	      (c->par != TSSO_PAR_NEVER || meta->require_par);
+	par = meta->par_endpoint != NULL && (c->par != TSSO_PAR_NEVER || meta->require_par);
 	if (c->par == TSSO_PAR_REQUIRED && meta->par_endpoint == NULL) {
 		tsso_err_set(err, "par.required", "the provider offers no PAR endpoint");
 		goto out;
@@ -261,20 +262,29 @@ void tsso_oidc_result_free(struct tsso_oidc_result *r)
 }
 
 /* Verify the ID token of a token response and fill the result. */
-static int finish_tokens(struct tsso_idp *idp, const struct oidc_meta *meta,
-                         struct oidc_tokens *t, const struct oidc_id_expect *x_in,
-                         long long now, struct tsso_oidc_result *ret, struct tsso_err *err)
+static int finish_tokens(struct tsso_idp *idp, const struct oidc_meta *meta, struct oidc_tokens *t,
+                         const struct oidc_id_expect *x_in, long long now,
+                         struct tsso_oidc_result *ret, struct tsso_err *err)
 {
 	struct tsso_oidc_result r = {0};
 	struct oidc_id_expect x = *x_in;
 	struct tsso_strlist acr = {0};
 	char *acr_v[1];
 	struct tsso_jws *jws = NULL;
+	const char *typ;
 	json_t *claims;
 	int rc = -1;
 
 	if (oidc_jwt_verify(idp, meta, t->id_token, now, &oidc_id_token_reasons, &jws, err) != 0)
 		goto out;
+	/* Explicitly typed tokens of another kind (RFC 8725 §3.11) are not ID
+	 * tokens: a logout token or a JWT access token cannot log anyone in. */
+	typ = oidc_json_str(tsso_jws_header(jws), "typ");
+	if (typ != NULL &&
+	    (strcasestr(typ, "logout+jwt") != NULL || strcasestr(typ, "at+jwt") != NULL)) {
+		tsso_err_set(err, "id_token.malformed", "the token is typed as another kind");
+		goto out;
+	}
 	claims = tsso_jws_claims(jws);
 	x.alg = tsso_jws_alg(jws);
 	x.access_token = t->access_token;
@@ -357,6 +367,22 @@ out:
 	return rc;
 }
 
+int tsso_idp_finish_kv(struct tsso_idp *idp, const struct tsso_login_state *ls,
+                       const struct tsso_kvlist *params, long long now,
+                       struct tsso_oidc_result *ret, struct tsso_err *err)
+{
+	struct tsso_oidc_param p[TSSO_HTTP_MAX_PARAMS];
+	size_t n = params != NULL ? params->n : 0;
+
+	if (n > TSSO_HTTP_MAX_PARAMS)
+		return tsso_err_set(err, "authz.malformed", "too many parameters");
+	for (size_t i = 0; i < n; i++) {
+		p[i].name = params->v[i].key;
+		p[i].value = params->v[i].value;
+	}
+	return tsso_idp_finish(idp, ls, p, n, now, ret, err);
+}
+
 int tsso_idp_refresh(struct tsso_idp *idp, const char *refresh_token, const char *prev_sub,
                      long long now, struct tsso_oidc_result *ret, struct tsso_err *err)
 {
@@ -418,8 +444,8 @@ out:
 }
 
 int tsso_idp_end_session_url(struct tsso_idp *idp, const char *id_token_hint,
-                             const char *post_logout_redirect_uri, const char *state,
-                             long long now, char **ret_url, struct tsso_err *err)
+                             const char *post_logout_redirect_uri, const char *state, long long now,
+                             char **ret_url, struct tsso_err *err)
 {
 	const struct tsso_tenant_cfg *c = idp->cfg;
 	struct oidc_meta *meta = NULL;
@@ -431,7 +457,8 @@ int tsso_idp_end_session_url(struct tsso_idp *idp, const char *id_token_hint,
 	/* RP-Initiated Logout §3: only registered post-logout URIs, exactly. */
 	if (post_logout_redirect_uri != NULL) {
 		for (size_t i = 0; i < c->post_logout_redirect_uris.n; i++)
-			if (strcmp(c->post_logout_redirect_uris.v[i], post_logout_redirect_uri) == 0)
+			if (strcmp(c->post_logout_redirect_uris.v[i], post_logout_redirect_uri) ==
+			    0)
 				allowed = true;
 		if (!allowed) {
 			tsso_err_set(err, "logout.redirect_not_allowed",
@@ -442,7 +469,8 @@ int tsso_idp_end_session_url(struct tsso_idp *idp, const char *id_token_hint,
 	if (oidc_meta_get(idp, now, &meta, err) != 0)
 		goto out;
 	if (meta->end_session_endpoint == NULL) {
-		tsso_err_set(err, "logout.no_end_session", "the provider has no end_session_endpoint");
+		tsso_err_set(err, "logout.no_end_session",
+		             "the provider has no end_session_endpoint");
 		goto out;
 	}
 	if (tsso_buf_adds(&url, meta->end_session_endpoint) != 0 ||

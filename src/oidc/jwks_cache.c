@@ -1,4 +1,5 @@
-/* The IdP's signing keys: fetched from the discovered jwks_uri only, swapped atomically, refetched on an unknown kid at a bounded rate. */
+/* The IdP's signing keys: fetched from the discovered jwks_uri only, swapped atomically, refetched
+ * on an unknown kid at a bounded rate. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,8 +34,10 @@ int oidc_keys_fetch(struct tsso_idp *idp, const struct oidc_meta *meta, long lon
                     struct tsso_err *err)
 {
 	const char *hdrs[] = {"Accept: application/jwk-set+json, application/json", NULL};
-	struct tsso_fetch_req req = {
-	    .method = "GET", .url = meta->jwks_uri, .headers = hdrs, .max_response = TSSO_OUT_MAX_JWKS};
+	struct tsso_fetch_req req = {.method = "GET",
+	                             .url = meta->jwks_uri,
+	                             .headers = hdrs,
+	                             .max_response = TSSO_OUT_MAX_JWKS};
 	struct tsso_fetch_resp resp = {0};
 	struct tsso_err ferr = {0};
 	struct oidc_keys *k = NULL, *old;
@@ -74,6 +77,7 @@ int oidc_keys_fetch(struct tsso_idp *idp, const struct oidc_meta *meta, long lon
 	oidc_keys_unref(old);
 	rc = 0;
 out:
+	idp->jwks_failed = rc != 0;
 	if (rc != 0) {
 		pthread_mutex_lock(&idp->mu);
 		idp->tried = true;
@@ -119,7 +123,12 @@ int oidc_keys_get(struct tsso_idp *idp, const struct oidc_meta *meta, long long 
 	if (!keys_usable(k, meta, now)) {
 		oidc_keys_unref(k);
 		k = NULL;
-		if (oidc_keys_fetch(idp, meta, now, err) == 0)
+		/* As for discovery: a JWKS that just failed is not refetched by
+		 * every login in turn. */
+		if (idp->jwks_failed && now - idp->jwks_last_attempt < TSSO_JWKS_REFETCH_MIN_S)
+			tsso_err_set(err, "jwks.unreachable",
+			             "the JWKS failed moments ago; not retried yet");
+		else if (oidc_keys_fetch(idp, meta, now, err) == 0)
 			k = keys_current(idp);
 	}
 	pthread_mutex_unlock(&idp->fetch_mu);

@@ -25,18 +25,24 @@
 
 /* --- small helpers (oidc_util.c) --- */
 
-/* Append name=value, form-urlencoded (WHATWG application/x-www-form-urlencoded:
- * space as '+', everything but [A-Za-z0-9*-._] percent-encoded), with '&'
- * before it unless the buffer is empty or ends in '?' or '&'. */
+/* Append name=value percent-encoded for a query or form body, with '&'
+ * before it unless the buffer is empty or ends in '?' or '&' (the shared
+ * encoder of tsso/form.h). */
 int oidc_form_add(struct tsso_buf *b, const char *name, const char *value) TSSO_WUR;
-/* Append s form-urlencoded as above. */
+/* Append s encoded as application/x-www-form-urlencoded (space as '+',
+ * everything but [A-Za-z0-9*-._] as %XX): RFC 6749 Appendix B, for HTTP
+ * Basic client credentials. */
 int oidc_form_escape(struct tsso_buf *b, const char *s) TSSO_WUR;
 /* Parse a JSON object strictly (duplicates refused, whole input, no NUL);
  * new reference or NULL. */
 json_t *oidc_json_object(const char *text, size_t len);
 /* Borrowed string member, NULL when absent or not a string. */
 const char *oidc_json_str(const json_t *obj, const char *name);
-/* A JSON number as whole seconds: 0 when it is one, -1 otherwise. */
+/* Largest |time| accepted in a claim (year ~285 million): arithmetic with it
+ * cannot overflow. */
+#define OIDC_TIME_MAX 9000000000000000LL
+/* A JSON number as whole seconds within ±OIDC_TIME_MAX: 0 when it is one, -1
+ * otherwise. */
 int oidc_json_time(const json_t *v, long long *ret);
 /* Copy an error code from a peer if it is a plain token ([A-Za-z0-9_.-],
  * 1-64 chars); else "invalid". For messages and pages. */
@@ -107,6 +113,8 @@ struct tsso_idp {
 	long long meta_last_attempt;
 	long long jwks_last_attempt;
 	long long jwks_last_refetch; /* last refetch for an unknown kid (rate-limited) */
+	bool meta_failed; /* the last discovery fetch failed */
+	bool jwks_failed; /* the last JWKS fetch failed */
 	unsigned long keys_gen;
 };
 
@@ -156,11 +164,11 @@ int oidc_jwt_verify(struct tsso_idp *idp, const struct oidc_meta *meta, const ch
 struct oidc_id_expect {
 	const char *issuer;
 	const char *client_id;
-	const char *nonce;        /* NULL: not checked (refresh, OIDC Core §12.2) */
-	const char *access_token; /* for at_hash, may be NULL */
-	const char *alg;          /* the JWS alg, for at_hash */
-	const char *sub;          /* required sub (refresh), or NULL */
-	long max_age;             /* -1: auth_time not required */
+	const char *nonce;                       /* NULL: not checked (refresh, OIDC Core §12.2) */
+	const char *access_token;                /* for at_hash, may be NULL */
+	const char *alg;                         /* the JWS alg, for at_hash */
+	const char *sub;                         /* required sub (refresh), or NULL */
+	long max_age;                            /* -1: auth_time not required */
 	const struct tsso_strlist *acr_required; /* non-NULL: acr must be one of these */
 	long leeway;
 	long long now;
@@ -170,9 +178,9 @@ struct oidc_id_expect {
 int oidc_id_token_check_claims(const json_t *claims, const struct oidc_id_expect *x,
                                struct tsso_err *err) TSSO_WUR;
 /* iss, aud/azp, exp, iat, nbf checks shared by the token kinds. */
-int oidc_check_common(const json_t *claims, const char *issuer, const char *client_id,
-                      long leeway, long long now, bool exp_required,
-                      const struct oidc_reasons *r, struct tsso_err *err) TSSO_WUR;
+int oidc_check_common(const json_t *claims, const char *issuer, const char *client_id, long leeway,
+                      long long now, bool exp_required, const struct oidc_reasons *r,
+                      struct tsso_err *err) TSSO_WUR;
 
 /* --- authorization request and response (authz.c, par.c) --- */
 
@@ -224,9 +232,8 @@ int oidc_token_response(long status, const char *body, size_t len, bool id_token
 
 /* --- UserInfo (userinfo.c) --- */
 
-int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta,
-                      const char *access_token, const char *sub, long long now,
-                      json_t **ret, struct tsso_err *err) TSSO_WUR;
+int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta, const char *access_token,
+                      const char *sub, long long now, json_t **ret, struct tsso_err *err) TSSO_WUR;
 
 /* --- logout token (logout_token.c) --- */
 

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "oidc_int.h"
+#include "tsso/form.h"
 #include "tsso/limits.h"
 
 int oidc_form_escape(struct tsso_buf *b, const char *s)
@@ -18,8 +19,7 @@ int oidc_form_escape(struct tsso_buf *b, const char *s)
 		char enc[3];
 
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '*' || *p == '-' || *p == '.' ||
-		    *p == '_') {
+		    (*p >= '0' && *p <= '9') || *p == '*' || *p == '-' || *p == '.' || *p == '_') {
 			if (tsso_buf_add(b, p, 1) != 0)
 				return -1;
 		} else if (*p == ' ') {
@@ -38,13 +38,7 @@ int oidc_form_escape(struct tsso_buf *b, const char *s)
 
 int oidc_form_add(struct tsso_buf *b, const char *name, const char *value)
 {
-	if (b->len > 0 && b->ptr[b->len - 1] != '?' && b->ptr[b->len - 1] != '&' &&
-	    tsso_buf_add(b, "&", 1) != 0)
-		return -1;
-	if (oidc_form_escape(b, name) != 0 || tsso_buf_add(b, "=", 1) != 0 ||
-	    oidc_form_escape(b, value) != 0)
-		return -1;
-	return 0;
+	return tsso_form_encode_append(b, name, value);
 }
 
 json_t *oidc_json_object(const char *text, size_t len)
@@ -72,17 +66,24 @@ int oidc_json_time(const json_t *v, long long *ret)
 {
 	double d;
 
+	/* Bounded so that adding a leeway or a max_age can never overflow. */
 	if (json_is_integer(v)) {
-		*ret = (long long)json_integer_value(v);
+		json_int_t i = json_integer_value(v);
+
+		if (i < -OIDC_TIME_MAX || i > OIDC_TIME_MAX)
+			return -1;
+		*ret = (long long)i;
 		return 0;
 	}
 	if (!json_is_real(v))
 		return -1;
 	d = json_real_value(v);
 	/* NumericDate may carry fractions (RFC 7519 §2); keep whole seconds. */
-	if (!isfinite(d) || d < -9.0e15 || d > 9.0e15)
+	if (!isfinite(d) || d < (double)-OIDC_TIME_MAX || d > (double)OIDC_TIME_MAX)
 		return -1;
-	*ret = (long long)floor(d);
+	*ret = (long long)d;
+	if ((double)*ret > d) /* round toward the past, like floor() */
+		(*ret)--;
 	return 0;
 }
 
@@ -119,7 +120,7 @@ static bool loopback_host(const char *host)
 bool oidc_url_ok(const char *url, bool development)
 {
 	CURLU *u;
-	char *scheme = NULL, *host = NULL, *frag = NULL;
+	char *scheme = NULL, *host = NULL, *frag = NULL, *user = NULL;
 	bool ok = false;
 
 	if (url == NULL || strlen(url) > TSSO_HTTP_MAX_URL)
@@ -131,8 +132,11 @@ bool oidc_url_ok(const char *url, bool development)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		goto out;
-	/* A fragment has no place in an endpoint (RFC 6749 §3.1). */
+	/* A fragment has no place in an endpoint (RFC 6749 §3.1), nor do
+	 * credentials (they would be sent to whoever the host is). */
 	if (curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
 		goto out;
 	if (strcmp(scheme, "https") == 0)
 		ok = true;
@@ -142,6 +146,7 @@ out:
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(frag);
+	curl_free(user);
 	curl_url_cleanup(u);
 	return ok;
 }

@@ -1,4 +1,5 @@
-/* Pushed Authorization Requests (RFC 9126): the request goes server to server, the browser carries only a request_uri. */
+/* Pushed Authorization Requests (RFC 9126): the request goes server to server, the browser carries
+ * only a request_uri. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,8 +51,9 @@ int oidc_par_push(struct tsso_idp *idp, const struct oidc_meta *meta, const char
 	if (resp.status != 201 && resp.status != 200) {
 		const char *code = oidc_json_str(j, "error");
 
-		tsso_err_set(err, "par.failed", "the PAR endpoint answered HTTP %ld (%s)", resp.status,
-		             code != NULL ? oidc_safe_code(code, safe, sizeof(safe)) : "no error code");
+		tsso_err_set(
+		    err, "par.failed", "the PAR endpoint answered HTTP %ld (%s)", resp.status,
+		    code != NULL ? oidc_safe_code(code, safe, sizeof(safe)) : "no error code");
 		goto out;
 	}
 	uri = oidc_json_str(j, "request_uri");

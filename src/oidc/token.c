@@ -1,4 +1,5 @@
-/* Token endpoint: the request with client authentication and the checks of its response (RFC 6749 §5, OIDC Core §3.1.3.3). */
+/* Token endpoint: the request with client authentication and the checks of its response (RFC 6749
+ * §5, OIDC Core §3.1.3.3). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,8 +25,15 @@ static int dup_str(const json_t *o, const char *name, char **ret)
 	if (v == NULL)
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > TSSO_TOKEN_MAX ||
-	    strlen(json_string_value(v)) != json_string_length(v))
+	    json_string_length(v) > TSSO_TOKEN_MAX)
+		return -1;
+	/* Tokens are printable ASCII without spaces (RFC 6750 §2.1 b64token,
+	 * RFC 6749 Appendix A.12-A.17): nothing that could split a header
+	 * when the access token is sent to UserInfo. */
+	for (const char *p = json_string_value(v); *p != '\0'; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return -1;
+	if (strlen(json_string_value(v)) != json_string_length(v))
 		return -1;
 	*ret = strdup(json_string_value(v));
 	return *ret != NULL ? 0 : -1;
@@ -50,8 +58,8 @@ int oidc_token_response(long status, const char *body, size_t len, bool id_token
 			tsso_err_set(err, "token.error", "the token endpoint refused: %s",
 			             oidc_safe_code(code, safe, sizeof(safe)));
 		else
-			tsso_err_set(err, "token.http_error", "the token endpoint answered HTTP %ld",
-			             status);
+			tsso_err_set(err, "token.http_error",
+			             "the token endpoint answered HTTP %ld", status);
 		goto out;
 	}
 	if (j == NULL) {
@@ -141,7 +149,8 @@ int oidc_token_request(struct tsso_idp *idp, const struct oidc_meta *meta, struc
 		             tsso_err_reason(&ferr), ferr.msg);
 		goto out;
 	}
-	rc = oidc_token_response(resp.status, resp.body, resp.body_len, id_token_required, ret, err);
+	rc =
+	    oidc_token_response(resp.status, resp.body, resp.body_len, id_token_required, ret, err);
 out:
 	for (size_t i = 0; i < n_extra; i++)
 		tsso_free_secret(extra[i]);

@@ -1,4 +1,5 @@
-/* UserInfo (OIDC Core §5.3): Bearer request, JSON or signed JWT response, sub bound to the ID token's. */
+/* UserInfo (OIDC Core §5.3): Bearer request, JSON or signed JWT response, sub bound to the ID
+ * token's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +9,8 @@
 
 /* §5.3.2: a signed response is checked like an ID token where the claims
  * exist (iss, aud, and exp when given). */
-static json_t *signed_claims(struct tsso_idp *idp, const struct oidc_meta *meta,
-                             const char *body, long long now, struct tsso_err *err)
+static json_t *signed_claims(struct tsso_idp *idp, const struct oidc_meta *meta, const char *body,
+                             long long now, struct tsso_err *err)
 {
 	const struct oidc_reasons *r = &oidc_userinfo_reasons;
 	struct tsso_jws *jws = NULL;
@@ -27,7 +28,8 @@ static json_t *signed_claims(struct tsso_idp *idp, const struct oidc_meta *meta,
 	}
 	if (json_object_get(c, "aud") != NULL) {
 		json_t *aud = json_object_get(c, "aud"), *e;
-		bool ok = json_is_string(aud) && strcmp(json_string_value(aud), idp->cfg->client_id) == 0;
+		bool ok =
+		    json_is_string(aud) && strcmp(json_string_value(aud), idp->cfg->client_id) == 0;
 		size_t i;
 
 		if (json_is_array(aud))
@@ -53,9 +55,8 @@ out:
 	return claims;
 }
 
-int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta,
-                      const char *access_token, const char *sub, long long now, json_t **ret,
-                      struct tsso_err *err)
+int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta, const char *access_token,
+                      const char *sub, long long now, json_t **ret, struct tsso_err *err)
 {
 	struct tsso_buf auth;
 	const char *hdrs[3];
@@ -68,7 +69,8 @@ int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta,
 
 	tsso_buf_init(&auth, TSSO_TOKEN_MAX + 64);
 	if (meta->userinfo_endpoint == NULL)
-		return tsso_err_set(err, "userinfo.failed", "the provider has no UserInfo endpoint");
+		return tsso_err_set(err, "userinfo.failed",
+		                    "the provider has no UserInfo endpoint");
 	/* RFC 6750 §2.1: the access token in the Authorization header only. */
 	if (tsso_buf_adds(&auth, "Authorization: Bearer ") != 0 ||
 	    tsso_buf_adds(&auth, access_token) != 0) {
