@@ -70,6 +70,7 @@
 #define TSSO_MAPPING_REGEX_MATCH_LIMIT 100000 /* pcre2_set_match_limit: backtracking steps */
 #define TSSO_MAPPING_REGEX_DEPTH_LIMIT 1000   /* pcre2_set_depth_limit: nested backtracking */
 #define TSSO_MAPPING_REGEX_HEAP_LIMIT  1024   /* pcre2_set_heap_limit, KiB */
+#define TSSO_MAPPING_REGEX_BUDGET_MS   100    /* regex time per login, all rules together */
 #define TSSO_AI_USER_MAX              16384 /* Toucan AI "user" object, bytes of JSON (ours) */
 
 #endif

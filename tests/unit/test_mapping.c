@@ -502,6 +502,57 @@ static void test_regex_backtracking(void **state)
 	tsso_mapping_free(m);
 }
 
+/* Many values each just under the per-match limit cannot add up: the login
+ * has one regex time budget. */
+static void test_regex_budget(void **state)
+{
+	struct tsso_mapping *m =
+	    compile_ok("{\"groups\":{\"claim\":\"g\",\"transforms\":[{\"match\":\"^(a+)+$\"}]}}");
+	json_t *claims = json_pack("{s:s, s:[]}", "sub", "s", "g");
+	struct tsso_mapping_refusal why;
+	struct tsso_identity *id = NULL;
+	struct timespec t0, t1;
+
+	(void)state;
+	for (int i = 0; i < TSSO_MAPPING_MAX_VALUES; i++)
+		json_array_append_new(json_object_get(claims, "g"),
+		                      json_string("aaaaaaaaaaaaaa!")); /* 2^14 steps each */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(tsso_mapping_apply(m, claims, NULL, NULL, &id, &why), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_string_equal(why.err.reason, "mapping.regex_limit");
+	assert_non_null(strstr(why.err.msg, "budget"));
+	assert_true((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 <
+	            2.0);
+	json_decref(claims);
+	tsso_mapping_free(m);
+}
+
+/* The limits leave room for honest patterns on the longest values. */
+static void test_regex_long_value_ok(void **state)
+{
+	struct tsso_mapping *m = compile_ok("{\"username\":{\"claim\":\"e\",\"transforms\":[{"
+	                                    "\"match\":\"^(.*)@(.*)$\",\"group\":2},"
+	                                    "{\"replace\":\"(x)\",\"with\":\"$1\"}]}}");
+	char value[TSSO_MAPPING_MAX_STRING + 1];
+	json_t *claims;
+	struct tsso_mapping_opts o = {.default_workspace = "ws"};
+	struct tsso_mapping_refusal why;
+	struct tsso_identity *id = NULL;
+
+	(void)state;
+	memset(value, 'x', TSSO_MAPPING_MAX_STRING);
+	value[TSSO_MAPPING_MAX_STRING / 2] = '@';
+	value[TSSO_MAPPING_MAX_STRING] = '\0';
+	claims = json_pack("{s:s}", "e", value);
+	if (tsso_mapping_apply(m, claims, NULL, &o, &id, &why) != 0)
+		fail_msg("refused: %s", why.err.msg);
+	assert_int_equal(strlen(id->username), TSSO_MAPPING_MAX_STRING / 2 - 1);
+	tsso_identity_free(id);
+	json_decref(claims);
+	tsso_mapping_free(m);
+}
+
 /* --- distributed claims through the caller's resolver --- */
 struct resolver_log {
 	int calls;
@@ -648,6 +699,8 @@ int main(void)
 	    cmocka_unit_test(test_compile_problems),
 	    cmocka_unit_test(test_compile_reports_all),
 	    cmocka_unit_test(test_regex_backtracking),
+	    cmocka_unit_test(test_regex_budget),
+	    cmocka_unit_test(test_regex_long_value_ok),
 	    cmocka_unit_test(test_overage_resolved),
 	    cmocka_unit_test(test_dry_run),
 	    cmocka_unit_test(test_api_scheme_limit),
