@@ -330,6 +330,8 @@ int map_cond_eval(struct map_run *r, const struct map_cond *c, struct tsso_buf *
 		for (size_t i = 0; i < c->n_sub; i++)
 			if ((rc = map_cond_eval(r, &c->sub[i], NULL)) != 0)
 				return rc;
+		if (fail != NULL && r->failed_cond == NULL)
+			r->failed_cond = c->name;
 		if (fail != NULL)
 			map_note(fail, "%s: none of the alternatives holds%s%s%s", c->name,
 			         c->description ? " (" : "", c->description ? c->description : "",
@@ -337,6 +339,8 @@ int map_cond_eval(struct map_run *r, const struct map_cond *c, struct tsso_buf *
 		return 0;
 	case MAP_COND_NOT:
 		rc = map_cond_eval(r, &c->sub[0], NULL);
+		if (rc == 1 && fail != NULL && r->failed_cond == NULL)
+			r->failed_cond = c->name;
 		if (rc == 1 && fail != NULL)
 			map_note(fail, "%s: the negated condition holds%s%s%s", c->name,
 			         c->description ? " (" : "", c->description ? c->description : "",
@@ -352,6 +356,8 @@ int map_cond_eval(struct map_run *r, const struct map_cond *c, struct tsso_buf *
 	if (rc == 0 && fail != NULL) {
 		const struct map_source *s = &c->value.src[0];
 
+		if (r->failed_cond == NULL)
+			r->failed_cond = c->name;
 		map_note(fail, "%s: %s %s %s (test: %s)%s%s%s", c->name,
 		         s->kind == MAP_SRC_USERINFO ? "UserInfo claim" : "claim",
 		         s->kind == MAP_SRC_VALUE ? "(constant)" : s->path.text, what,

@@ -226,8 +226,8 @@ static int fill(struct map_run *r, struct tsso_identity *id)
 		tsso_buf_init(&fail, 400);
 		rc = map_cond_eval(r, &m->access, &fail);
 		if (rc == 0)
-			map_refuse(r, "mapping.access", "mapping.access_denied",
-			           "access refused: %s",
+			map_refuse(r, r->failed_cond != NULL ? r->failed_cond : "mapping.access",
+			           "mapping.access_denied", "access refused: %s",
 			           fail.ptr != NULL ? fail.ptr : "a condition does not hold");
 		tsso_buf_free(&fail);
 		if (STOP(r))

@@ -174,7 +174,8 @@ struct map_run {
 	json_t *
 	    resolved; /* distributed claims fetched in this run: {"id_token": {}, "userinfo": {}} */
 	size_t n_resolved;
-	double regex_ms; /* spent in PCRE2 this run, against TSSO_MAPPING_REGEX_BUDGET_MS */
+	double regex_ms;         /* spent in PCRE2 this run, against TSSO_MAPPING_REGEX_BUDGET_MS */
+	const char *failed_cond; /* borrowed: name of the first access condition that failed */
 	const struct tsso_mapping *m;
 	const struct tsso_mapping_resolver *resolver;
 	bool dry_run;
