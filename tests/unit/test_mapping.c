@@ -450,6 +450,13 @@ static const struct bad_rules bad_rules[] = {
     {"{\"privileges\":[]}", "mapping.privileges: want an object"},
     {"{\"distributed_claims\":\"fetch\"}", "want \"refuse\" or \"resolve\""},
     {"{\"preset\":\"../etc/passwd\"}", "mapping.preset: want a preset name"},
+    {"{\"attributes\":{\"a\":{\"value\":\"x\",\"type\":\"number\"}}}",
+     "constant string does not fit type number"},
+    {"{\"username\":{\"claim\":\"e\",\"transforms\":[{\"shout\":1}]}}", "unknown transform"},
+    {"{\"username\":{\"first_of\":[5]}}", "mapping.username.first_of[0]: want"},
+    {"{\"username\":{\"claim\":\"e\",\"transforms\":[{\"lower\":false}]}}", "takes no argument"},
+    {"{\"username\":{\"claim\":\"e\",\"transforms\":[{\"match\":\"(a)(b)\",\"group\":\"1\"}]}}",
+     "\"group\": want 0 to 2"},
     {"{\"preset\":\"no-such-idp\"}", "cannot open"},
 };
 
@@ -471,6 +478,95 @@ static void test_compile_problems(void **state)
 			         bad_rules[i].problem, p.n > 0 ? p.v[0] : "(nothing)");
 		tsso_problems_free(&p);
 		json_decref(r);
+	}
+}
+
+/* Each count limit of the rule language, one over. */
+static void test_compile_limits(void **state)
+{
+	struct {
+		const char *key, *problem;
+		int n;
+	} cases[] = {
+	    {"transforms", "at most 16 transforms", TSSO_MAPPING_MAX_TRANSFORMS + 1},
+	    {"attributes", "at most 64 attribute rules", TSSO_MAPPING_MAX_ATTRIBUTES + 1},
+	    {"access", "more than 32 in all", TSSO_MAPPING_MAX_CONDITIONS + 1},
+	    {"path", "want 1 to 16 segments", TSSO_MAPPING_MAX_PATH + 1},
+	    {"first_of", "want a list of 1 to 8 sources", TSSO_MAPPING_MAX_SOURCES + 1},
+	    {"pattern", "1 to 512 bytes", TSSO_MAPPING_MAX_PATTERN + 1},
+	    {"lookup", "at most 1024", TSSO_MAPPING_MAX_LIST + 1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(cases); i++) {
+		json_t *rules = json_object(), *list = json_array();
+		struct tsso_problems p = {0};
+		bool found = false;
+
+		for (int k = 0; k < cases[i].n; k++) {
+			if (strcmp(cases[i].key, "transforms") == 0)
+				json_array_append_new(list, json_string("lower"));
+			else if (strcmp(cases[i].key, "access") == 0)
+				json_array_append_new(
+				    list, json_pack("{s:s,s:b}", "claim", "a", "exists", 1));
+			else if (strcmp(cases[i].key, "path") == 0)
+				json_array_append_new(list, json_string("a"));
+			else if (strcmp(cases[i].key, "first_of") == 0)
+				json_array_append_new(list, json_pack("{s:s}", "claim", "a"));
+		}
+		if (strcmp(cases[i].key, "transforms") == 0) {
+			json_object_set_new(
+			    rules, "username",
+			    json_pack("{s:s,s:o}", "claim", "e", "transforms", list));
+		} else if (strcmp(cases[i].key, "attributes") == 0) {
+			json_t *attrs = json_object();
+
+			for (int k = 0; k < cases[i].n; k++) {
+				char name[16];
+
+				snprintf(name, sizeof(name), "a%d", k);
+				json_object_set_new(attrs, name, json_pack("{s:s}", "claim", "x"));
+			}
+			json_object_set_new(rules, "attributes", attrs);
+			json_decref(list);
+		} else if (strcmp(cases[i].key, "access") == 0) {
+			json_object_set_new(rules, "access", list);
+		} else if (strcmp(cases[i].key, "path") == 0) {
+			json_object_set_new(rules, "username", json_pack("{s:o}", "claim", list));
+		} else if (strcmp(cases[i].key, "first_of") == 0) {
+			json_object_set_new(rules, "username",
+			                    json_pack("{s:o}", "first_of", list));
+		} else if (strcmp(cases[i].key, "pattern") == 0) {
+			char *pat = calloc(1, (size_t)cases[i].n + 1);
+
+			memset(pat, 'a', (size_t)cases[i].n);
+			json_object_set_new(
+			    rules, "username",
+			    json_pack("{s:s,s:[{s:s}]}", "claim", "e", "transforms", "match", pat));
+			free(pat);
+			json_decref(list);
+		} else {
+			json_t *table = json_object();
+
+			for (int k = 0; k < cases[i].n; k++) {
+				char name[16];
+
+				snprintf(name, sizeof(name), "k%d", k);
+				json_object_set_new(table, name, json_string("v"));
+			}
+			json_object_set_new(rules, "username",
+			                    json_pack("{s:s,s:[{s:o}]}", "claim", "e", "transforms",
+			                              "lookup", table));
+			json_decref(list);
+		}
+		assert_null(tsso_mapping_compile(rules, NULL, "t.json", &p));
+		for (size_t k = 0; k < p.n; k++)
+			found = found || strstr(p.v[k], cases[i].problem) != NULL;
+		if (!found)
+			fail_msg("%s: want \"%s\", got \"%s\"", cases[i].key, cases[i].problem,
+			         p.n > 0 ? p.v[0] : "(nothing)");
+		tsso_problems_free(&p);
+		json_decref(rules);
 	}
 }
 
@@ -713,6 +809,7 @@ int main(void)
 	    cmocka_unit_test(test_refusal_hides_values),
 	    cmocka_unit_test(test_compile_problems),
 	    cmocka_unit_test(test_compile_reports_all),
+	    cmocka_unit_test(test_compile_limits),
 	    cmocka_unit_test(test_regex_backtracking),
 	    cmocka_unit_test(test_regex_budget),
 	    cmocka_unit_test(test_regex_long_value_ok),
