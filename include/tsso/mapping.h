@@ -24,8 +24,12 @@
  *   mapping.claims_unavailable resolving a distributed claim failed (the
  *                              IdP's endpoint: answer 502/503)
  *   mapping.regex_limit        a regex hit its match/depth/heap limit on a
- *                              hostile value
+ *                              hostile value, or the login's regex time
+ *                              budget (TSSO_MAPPING_REGEX_BUDGET_MS) is spent
  *   mapping.regex_failed       a regex or substitution failed otherwise
+ *   mapping.internal           out of memory (answer 500)
+ *
+ * Presets are read from disk at compile time only (configuration load).
  */
 #ifndef TSSO_MAPPING_H
 #define TSSO_MAPPING_H

@@ -281,7 +281,7 @@ int map_source_get(struct map_run *r, const char *rule, const struct map_source 
 	}
 	cache = json_object_get(r->resolved, where);
 	if (json_object_set_new(cache, claim, v) < 0)
-		return map_refuse(r, rule, "mapping.claims_unavailable", "%s: out of memory", rule);
+		return map_refuse(r, rule, "mapping.internal", "%s: out of memory", rule);
 	*ret = path_walk(v, &s->path, 1);
 	return 0;
 }

@@ -422,7 +422,7 @@ static char *xf_one(struct map_run *r, const char *rule, size_t step, const stru
 		break; /* list-level, see map_xf_run */
 	}
 	if (out == NULL)
-		map_refuse(r, rule, "mapping.too_large", "%s: transform %zu: out of memory", rule,
+		map_refuse(r, rule, "mapping.internal", "%s: transform %zu: out of memory", rule,
 		           step);
 	return out;
 }
@@ -570,7 +570,7 @@ done:
 fail:
 	json_decref(out);
 	if (r->n_refused == before)
-		return map_refuse(r, rule, "mapping.too_large", "%s: transform %zu: out of memory",
+		return map_refuse(r, rule, "mapping.internal", "%s: transform %zu: out of memory",
 		                  rule, step);
 	return -1;
 }
