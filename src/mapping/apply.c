@@ -35,7 +35,7 @@ int map_refuse(struct map_run *r, const char *rule, const char *reason, const ch
 	return -1;
 }
 
-static bool empty(const json_t *v)
+bool map_value_empty(const json_t *v)
 {
 	return v == NULL || (json_is_string(v) && json_string_length(v) == 0) ||
 	       (json_is_array(v) && json_array_size(v) == 0);
@@ -105,7 +105,7 @@ int map_rule_eval(struct map_run *r, const struct map_rule *rule, json_t **ret)
 	for (size_t i = 0; i < rule->n_src && from == NULL; i++) {
 		if (map_source_get(r, rule->name, &rule->src[i], &got) < 0)
 			return -1;
-		if (!empty(got))
+		if (!map_value_empty(got))
 			from = &rule->src[i];
 	}
 	if (from != NULL) {
@@ -119,13 +119,13 @@ int map_rule_eval(struct map_run *r, const struct map_rule *rule, json_t **ret)
 			if (map_xf_run(r, rule->name, i, &rule->xf[i], &v) < 0)
 				goto fail;
 	}
-	if (empty(v) && rule->dflt != NULL) {
+	if (map_value_empty(v) && rule->dflt != NULL) {
 		json_decref(v);
 		if ((v = json_deep_copy(rule->dflt)) == NULL)
 			return map_refuse(r, rule->name, "mapping.internal", "%s: out of memory",
 			                  rule->name);
 	}
-	if (empty(v) && rule->required) {
+	if (map_value_empty(v) && rule->required) {
 		char names[600] = "";
 		size_t off = 0;
 

@@ -188,6 +188,9 @@ struct map_run {
 /* Append to a message buffer; text past its limit is cut, not an error. */
 void map_note(struct tsso_buf *b, const char *fmt, ...) TSSO_PRINTF(2, 3);
 
+/* No value: NULL (missing or JSON null), "" or []. */
+bool map_value_empty(const json_t *v);
+
 /* Record a refusal; returns -1. */
 int map_refuse(struct map_run *r, const char *rule, const char *reason, const char *fmt, ...)
     TSSO_PRINTF(4, 5);
