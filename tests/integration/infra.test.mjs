@@ -25,6 +25,9 @@ import { freePort, portOpen } from './lib/ports.mjs';
 import { startProcess, tempDir, stopAll } from './lib/proc.mjs';
 import { launchBrowser, chromiumPath, fillOpLogin } from './lib/browser.mjs';
 import { sourceRoot } from './lib/daemon.mjs';
+import {
+  daemonLogin, tamperCallback, deliverCallback, embedToken, hasSession,
+} from './lib/flow.mjs';
 
 const b64u = (b) => Buffer.from(b).toString('base64url');
 const RP = 'http://127.0.0.1:9/callback'; // never contacted: loginAtOp stops there
@@ -312,6 +315,91 @@ describe('oidc-provider (real OP)', () => {
     await assert.rejects(request(`${opsHttps.issuer}/.well-known/openid-configuration`), /certificate|self-signed|unable to verify/i);
     const { claims } = await codeFlow(opsHttps, clients.basic, { ca: opsHttps.ca });
     assert.equal(claims.iss, opsHttps.issuer);
+  });
+});
+
+describe('flow helpers against a fake relying party', () => {
+  // A minimal RP standing where the daemon will: login → OP → callback → session cookie.
+  let op;
+  let fake;
+  const pending = new Map();
+  const sessions = new Set();
+  const secret = 'fake-rp-secret-0123456789abcdef';
+  before(async () => {
+    fake = http.createServer(async (req, res) => {
+      const u = new URL(req.url, 'http://x');
+      const cookie = /sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      if (u.pathname === '/acme/login') {
+        const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`)).json;
+        const { verifier, challenge } = pkce();
+        const state = b64u(crypto.randomBytes(12));
+        pending.set(state, { verifier, returnTo: u.searchParams.get('return_to') });
+        res.writeHead(302, {
+          location: authorizeUrl(meta, {
+            client_id: 'fake-rp', response_type: 'code', scope: 'openid', redirect_uri: `${fakeUrl()}/acme/callback`, state, nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256', response_mode: u.searchParams.get('mode') ?? 'query',
+          }),
+        });
+        res.end();
+        return;
+      }
+      if (u.pathname === '/acme/callback') {
+        let body = '';
+        for await (const c of req) body += c;
+        const f = req.method === 'POST' ? new URLSearchParams(body) : u.searchParams;
+        const p = pending.get(f.get('state'));
+        pending.delete(f.get('state'));
+        if (!p) { res.writeHead(400); res.end('state.mismatch'); return; }
+        const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`)).json;
+        const t = await requestJson(meta.token_endpoint, {
+          method: 'POST', headers: { authorization: `Basic ${Buffer.from(`fake-rp:${secret}`).toString('base64')}` },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code: f.get('code'), redirect_uri: `${fakeUrl()}/acme/callback`, code_verifier: p.verifier }),
+        });
+        if (t.status !== 200) { res.writeHead(502); res.end('token.http_error'); return; }
+        const sid = b64u(crypto.randomBytes(16));
+        sessions.add(sid);
+        res.writeHead(302, { location: p.returnTo, 'set-cookie': `sid=${sid}; Path=/acme; HttpOnly; SameSite=Lax` });
+        res.end();
+        return;
+      }
+      if (u.pathname === '/acme/embed-token') {
+        res.writeHead(sessions.has(cookie) ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(sessions.has(cookie) ? { token: 't', expires_in: 300 } : { error: 'no session' }));
+        return;
+      }
+      res.writeHead(404); res.end();
+    });
+    await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+    op = await startOp({ clients: [{ client_id: 'fake-rp', client_secret: secret, redirect_uris: [`${fakeUrl()}/acme/callback`] }] });
+  });
+  const fakeUrl = () => `http://127.0.0.1:${fake.address().port}`;
+  const d = { get url() { return fakeUrl(); }, tenantUrl: (t, r = '') => `${fakeUrl()}/${t}${r}` };
+  after(async () => { await stopAll(op); fake?.closeAllConnections(); fake?.close(); });
+
+  test('daemonLogin: query and form_post end with a session; embedToken/hasSession see it', async () => {
+    for (const mode of ['query', 'form_post']) {
+      const r = await daemonLogin(d, 'acme', { returnTo: '/reports', query: { mode } });
+      assert.equal(r.callback.method, mode === 'query' ? 'GET' : 'POST');
+      assert.equal(r.response.status, 302);
+      assert.equal(r.response.headers.get('location'), '/reports');
+      assert.equal((await embedToken(d, 'acme', r.jar)).json.token, 't');
+      assert.equal(await hasSession(d, 'acme', r.jar), true);
+    }
+  });
+
+  test('tamperCallback + deliverCallback: a changed state gets no session', async () => {
+    for (const mode of ['query', 'form_post']) {
+      const jar = new CookieJar();
+      const start = await jarFetch(jar, d.tenantUrl('acme', `/login?return_to=/&mode=${mode}`));
+      const cb = await loginAtOp(start.headers.get('location'), 'alice', 'alice-password', jar);
+      const bad = tamperCallback(cb, { state: 'forged' });
+      assert.equal(bad.fields.state, 'forged');
+      assert.equal(cb.fields.state === 'forged', false, 'the original is untouched');
+      const r = await deliverCallback(jar, bad);
+      assert.equal(r.status, 400);
+      assert.equal(await r.text(), 'state.mismatch');
+      assert.equal(await hasSession(d, 'acme', jar), false);
+      assert.equal(tamperCallback(cb, { iss: null }).fields.iss, undefined);
+    }
   });
 });
 
