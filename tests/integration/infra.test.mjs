@@ -20,7 +20,10 @@ import {
 } from './lib/daemon.mjs';
 import { CookieJar, jarFetch } from './lib/jar.mjs';
 import { request, requestJson } from './lib/http.mjs';
-import { makeJwks, writeJwks, publicJwks } from './lib/keys.mjs';
+import {
+  makeJwks, writeJwks, publicJwks, signJwt,
+} from './lib/keys.mjs';
+import { verifyEmbedJwt, opensslVerifyJws } from './lib/embedcheck.mjs';
 import { freePort, portOpen } from './lib/ports.mjs';
 import { startProcess, tempDir, stopAll } from './lib/proc.mjs';
 import { launchBrowser, chromiumPath, fillOpLogin } from './lib/browser.mjs';
@@ -688,6 +691,57 @@ describe('demo sample app', () => {
       assert.match(await b.page.textContent('#claims'), /"country": "FR"/);
       assert.match(await b.page.textContent('#dashboard'), /token set/);
     } finally { await b.close(); }
+  });
+});
+
+describe('embed token checks (jose and openssl)', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const claims = (over = {}) => ({
+    sub: 'toucan-embed-client', iss: 'tsso', aud: 'http://t/acme/oauth/oauth-token', iat: now(), exp: now() + 300,
+    jti: b64u(crypto.randomBytes(16)),
+    embed_context: { username: 'alice', workspace_id: 'acme', roles: ['USER'], privileges: {}, groups: [], attributes: { country: 'FR' } },
+    ...over,
+  });
+  const opts = (jwks) => ({ jwks, issuer: 'tsso', audience: 'http://t/acme/oauth/oauth-token', workspaceId: 'acme', maxTtl: 600 });
+
+  test('both verifiers accept every algorithm the daemon may use', async () => {
+    const priv = await makeJwks(['RS512', 'RS256', 'PS256', 'ES256', 'EdDSA']);
+    const pubs = publicJwks(priv);
+    for (const k of priv.keys) {
+      const tok = await signJwt(k, claims());
+      const { header } = await verifyEmbedJwt(tok, opts(pubs));
+      assert.equal(header.alg, k.alg);
+      const pub = pubs.keys.find((x) => x.kid === k.kid);
+      assert.equal(opensslVerifyJws(tok, pub), true, `openssl ${k.alg}`);
+      const [h, p, sig] = tok.split('.');
+      const forged = `${h}.${b64u(JSON.stringify({ ...claims(), sub: 'x' }))}.${sig}`;
+      assert.equal(opensslVerifyJws(forged, pub), false, `openssl refuses a changed payload (${k.alg})`);
+      assert.equal(opensslVerifyJws(`${h}.${p}.${sig.slice(0, -4)}AAAA`, pub), false, `openssl refuses a changed signature (${k.alg})`);
+    }
+  });
+
+  test('verifyEmbedJwt refuses every broken claim', async () => {
+    const priv = await makeJwks(['RS512']);
+    const k = priv.keys[0];
+    const o = opts(publicJwks(priv));
+    const bad = async (c, h, re) => assert.rejects(verifyEmbedJwt(await signJwt(k, c, h), o), re);
+    await bad(claims({ sub: 'someone' }), {}, /sub/);
+    await bad(claims({ iss: 'other' }), {}, /iss/);
+    await bad(claims({ aud: 'http://t/other/oauth/oauth-token' }), {}, /aud/);
+    await bad(claims({ exp: now() - 60 }), {}, /exp/);
+    await bad(claims({ exp: now() + 3600 }), {}, /lifetime/);
+    await bad(claims({ jti: 'short' }), {}, /jti/);
+    await bad(claims({ jti: undefined }), {}, /jti/);
+    await bad(claims({ embed_context: { username: 'a', workspace_id: 'other', roles: ['USER'] } }), {}, /workspace/);
+    await bad(claims({ embed_context: { username: 'a', workspace_id: 'acme', roles: ['USER'], attributes: { x: 'y'.repeat(3600) } } }), {}, /bytes/);
+    await bad(claims(), { typ: undefined }, /typ/);
+    await bad(claims(), { kid: undefined }, /kid/);
+    const weak = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const wpub = { keys: [{ ...weak.publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'RS512' }] };
+    const input = `${b64u(JSON.stringify({ alg: 'RS512', kid: 'weak', typ: 'JWT' }))}.${b64u(JSON.stringify(claims()))}`;
+    const weakTok = `${input}.${b64u(crypto.sign('sha512', Buffer.from(input), weak.privateKey))}`;
+    assert.equal(opensslVerifyJws(weakTok, wpub.keys[0]), true, 'the signature itself is fine');
+    await assert.rejects(verifyEmbedJwt(weakTok, opts(wpub)), /2048/);
   });
 });
 
