@@ -435,6 +435,22 @@ describe('hostile OP', () => {
     assert.equal((await h.stats('key_rotated')).jwks, 4); // cached copy + one refetch, twice
   });
 
+  test('key_rotation_manual: after _rotate it signs with the new key, publishes old + new; retire drops the old', async () => {
+    await h.reset();
+    const a = await referenceLogin(h.issuer('key_rotation_manual'), 'toucan-sso');
+    assert.equal(a.reason, 'ok');
+    assert.equal(a.header.kid, 'manual-1');
+    assert.equal((await h.stats('key_rotation_manual')).jwks, 1);
+    const r = await h.rotate();
+    assert.deepEqual(r.published, ['manual-1', 'manual-2']);
+    const b = await referenceLogin(h.issuer('key_rotation_manual'), 'toucan-sso');
+    assert.equal(b.reason, 'ok');
+    assert.equal(b.header.kid, 'manual-2');
+    const jwks = (await requestJson(`${h.issuer('key_rotation_manual')}/jwks`)).json;
+    assert.deepEqual(jwks.keys.map((k) => k.kid), ['manual-1', 'manual-2']);
+    assert.deepEqual((await h.rotate(undefined, { retire: true })).published, ['manual-3']);
+  });
+
   test('the authorize endpoint demands PKCE S256 and records the request', async () => {
     const u = new URL(`${h.issuer('ok')}/authorize`);
     for (const [k, v] of Object.entries({ response_type: 'code', client_id: 'c', redirect_uri: RP, scope: 'openid', state: 'st' })) u.searchParams.set(k, v);
