@@ -80,8 +80,14 @@ async function main() {
     const { launchBrowser, fillOpLogin } = await import('../../tests/integration/lib/browser.mjs');
     const b = await launchBrowser({ timeoutMs: 15000 });
     try {
+      const atIdp = (u) => u.href.startsWith(op.issuer);
       await b.page.goto(`${app}/`);
-      await Promise.all([b.page.waitForNavigation(), b.page.click('#signin')]);
+      // embed.js may send the visitor to login by itself on 401; else click "Sign in"
+      try {
+        await b.page.waitForURL(atIdp, { timeout: 5000 });
+      } catch {
+        await Promise.all([b.page.waitForURL(atIdp), b.page.click('#signin')]);
+      }
       await fillOpLogin(b.page, 'alice', 'alice-password');
       await b.page.waitForURL(`${app}/`);
       await b.page.waitForFunction(() => document.getElementById('dashboard').getAttribute('auth-token'));
