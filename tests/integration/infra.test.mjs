@@ -865,4 +865,42 @@ describe('process and config helpers', () => {
       assert.ok(started);
     } finally { await d.stop(); }
   });
+
+  test('smoke, when the daemon is built: login through it at the real OP, embed token checked by jose and openssl', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
+    const help = await runCli(['--help']);
+    if (!/\bserve\b/.test(help.stdout + help.stderr) || !/\bkeys\b/.test(help.stdout + help.stderr)) {
+      t.skip('this build has no serve/keys commands yet');
+      return;
+    }
+    const port = await freePort();
+    const secret = 'smoke-client-secret-0123456789';
+    const aud = 'http://127.0.0.1:9/acme/oauth/oauth-token';
+    const op = await startOp({ clients: [{ client_id: 'toucan-sso', client_secret: secret, redirect_uris: [`http://127.0.0.1:${port}/acme/callback`] }] });
+    let d;
+    try {
+      d = await startDaemon({
+        port,
+        generateKeys: true,
+        tenants: {
+          acme: {
+            issuer: op.issuer, client_id: 'toucan-sso', client_secret_file: '../secrets/acme.secret',
+            embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-smoke', audience: aud, workspace_id: 'acme' },
+          },
+        },
+        files: { 'secrets/acme.secret': secret },
+      });
+      assert.equal((await embedToken(d, 'acme', new CookieJar())).status, 401, 'no session, no token');
+      const r = await daemonLogin(d, 'acme', { returnTo: '/reports' });
+      assert.equal(r.response.status, 302);
+      assert.equal(new URL(r.response.headers.get('location'), d.url).pathname, '/reports');
+      const tok = await embedToken(d, 'acme', r.jar);
+      assert.equal(tok.status, 200, tok.text);
+      const { header, payload } = await verifyEmbedJwt(tok.json.token, {
+        jwksUrl: `${d.url}/.well-known/jwks.json`, issuer: 'toucan-sso-smoke', audience: aud, workspaceId: 'acme', maxTtl: 3600,
+      });
+      assert.equal(payload.embed_context.username, 'alice@acme.example');
+      const jwks = (await requestJson(`${d.url}/.well-known/jwks.json`)).json;
+      assert.equal(opensslVerifyJws(tok.json.token, jwks.keys.find((k) => k.kid === header.kid)), true);
+    } finally { await stopAll(d, op); }
+  });
 });
