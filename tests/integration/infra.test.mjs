@@ -903,4 +903,38 @@ describe('process and config helpers', () => {
       assert.equal(opensslVerifyJws(tok.json.token, jwks.keys.find((k) => k.kid === header.kid)), true);
     } finally { await stopAll(d, op); }
   });
+
+  test('when the daemon is built: every hostile scenario ends with its expected reason, and no session unless ok', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
+    const help = await runCli(['--help']);
+    if (!/\bserve\b/.test(help.stdout + help.stderr) || !/\bkeys\b/.test(help.stdout + help.stderr)) {
+      t.skip('this build has no serve/keys commands yet');
+      return;
+    }
+    const h = await startHostileOp();
+    const tenantOf = (name) => name.replace(/_/g, '-');
+    const tenants = {};
+    for (const s of h.scenarios) {
+      tenants[tenantOf(s.name)] = {
+        issuer: h.issuer(s.name), client_id: 'toucan-sso', client_secret_file: '../secrets/hostile.secret', userinfo: true,
+        embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-hostile', audience: 'http://127.0.0.1:9/x/oauth/oauth-token', workspace_id: 'x' },
+      };
+    }
+    let d;
+    try {
+      d = await startDaemon({ tenants, files: { 'secrets/hostile.secret': 'hostile-client-secret-0123456789ab' }, generateKeys: true });
+      const got = {};
+      for (const s of h.scenarios) {
+        const tenant = tenantOf(s.name);
+        const r = await daemonLogin(d, tenant, {});
+        const last = r.response ?? r.start;
+        if (await hasSession(d, tenant, r.jar)) { got[s.name] = 'ok'; continue; }
+        const rid = last.headers.get('x-request-id');
+        const lines = d.logs().filter((l) => typeof l.reason === 'string' && l.reason !== 'http.not_found');
+        const line = lines.filter((l) => (rid ? l.request_id === rid : l.tenant === tenant)).at(-1);
+        got[s.name] = line?.reason ?? `none (HTTP ${last.status})`;
+        assert.ok(last.status >= 400, `${s.name}: refusal answered ${last.status}`);
+      }
+      assert.deepEqual(got, Object.fromEntries(h.scenarios.map((s) => [s.name, s.expect])));
+    } finally { await stopAll(d, h); }
+  });
 });
