@@ -80,12 +80,13 @@ async function main() {
     const { launchBrowser, fillOpLogin } = await import('../../tests/integration/lib/browser.mjs');
     const b = await launchBrowser({ timeoutMs: 15000 });
     try {
+      const atIdp = (u) => u.href.startsWith(op.issuer);
       await b.page.goto(`${app}/`);
-      // embed.js sends a signed-out visitor to the login by itself (on 401);
-      // click "Sign in" only if the page is still there.
-      await b.page.waitForSelector('#login, #signin', { timeout: 15000 });
-      if (!(await b.page.$('#login'))) {
-        await Promise.all([b.page.waitForSelector('#login', { timeout: 15000 }), b.page.click('#signin')]);
+      // embed.js may send the visitor to login by itself on 401; else click "Sign in"
+      try {
+        await b.page.waitForURL(atIdp, { timeout: 5000 });
+      } catch {
+        await Promise.all([b.page.waitForURL(atIdp), b.page.click('#signin')]);
       }
       await fillOpLogin(b.page, 'alice', 'alice-password');
       await b.page.waitForURL(`${app}/`);

@@ -20,11 +20,17 @@ import {
 } from './lib/daemon.mjs';
 import { CookieJar, jarFetch } from './lib/jar.mjs';
 import { request, requestJson } from './lib/http.mjs';
-import { makeJwks, writeJwks, publicJwks } from './lib/keys.mjs';
+import {
+  makeJwks, writeJwks, publicJwks, signJwt,
+} from './lib/keys.mjs';
+import { verifyEmbedJwt, opensslVerifyJws } from './lib/embedcheck.mjs';
 import { freePort, portOpen } from './lib/ports.mjs';
 import { startProcess, tempDir, stopAll } from './lib/proc.mjs';
 import { launchBrowser, chromiumPath, fillOpLogin } from './lib/browser.mjs';
 import { sourceRoot } from './lib/daemon.mjs';
+import {
+  daemonLogin, tamperCallback, deliverCallback, embedToken, hasSession,
+} from './lib/flow.mjs';
 
 const b64u = (b) => Buffer.from(b).toString('base64url');
 const RP = 'http://127.0.0.1:9/callback'; // never contacted: loginAtOp stops there
@@ -315,6 +321,91 @@ describe('oidc-provider (real OP)', () => {
   });
 });
 
+describe('flow helpers against a fake relying party', () => {
+  // A minimal RP standing where the daemon will: login → OP → callback → session cookie.
+  let op;
+  let fake;
+  const pending = new Map();
+  const sessions = new Set();
+  const secret = 'fake-rp-secret-0123456789abcdef';
+  before(async () => {
+    fake = http.createServer(async (req, res) => {
+      const u = new URL(req.url, 'http://x');
+      const cookie = /sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      if (u.pathname === '/acme/login') {
+        const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`)).json;
+        const { verifier, challenge } = pkce();
+        const state = b64u(crypto.randomBytes(12));
+        pending.set(state, { verifier, returnTo: u.searchParams.get('return_to') });
+        res.writeHead(302, {
+          location: authorizeUrl(meta, {
+            client_id: 'fake-rp', response_type: 'code', scope: 'openid', redirect_uri: `${fakeUrl()}/acme/callback`, state, nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256', response_mode: u.searchParams.get('mode') ?? 'query',
+          }),
+        });
+        res.end();
+        return;
+      }
+      if (u.pathname === '/acme/callback') {
+        let body = '';
+        for await (const c of req) body += c;
+        const f = req.method === 'POST' ? new URLSearchParams(body) : u.searchParams;
+        const p = pending.get(f.get('state'));
+        pending.delete(f.get('state'));
+        if (!p) { res.writeHead(400); res.end('state.mismatch'); return; }
+        const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`)).json;
+        const t = await requestJson(meta.token_endpoint, {
+          method: 'POST', headers: { authorization: `Basic ${Buffer.from(`fake-rp:${secret}`).toString('base64')}` },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code: f.get('code'), redirect_uri: `${fakeUrl()}/acme/callback`, code_verifier: p.verifier }),
+        });
+        if (t.status !== 200) { res.writeHead(502); res.end('token.http_error'); return; }
+        const sid = b64u(crypto.randomBytes(16));
+        sessions.add(sid);
+        res.writeHead(302, { location: p.returnTo, 'set-cookie': `sid=${sid}; Path=/acme; HttpOnly; SameSite=Lax` });
+        res.end();
+        return;
+      }
+      if (u.pathname === '/acme/embed-token') {
+        res.writeHead(sessions.has(cookie) ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(sessions.has(cookie) ? { token: 't', expires_in: 300 } : { error: 'no session' }));
+        return;
+      }
+      res.writeHead(404); res.end();
+    });
+    await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+    op = await startOp({ clients: [{ client_id: 'fake-rp', client_secret: secret, redirect_uris: [`${fakeUrl()}/acme/callback`] }] });
+  });
+  const fakeUrl = () => `http://127.0.0.1:${fake.address().port}`;
+  const d = { get url() { return fakeUrl(); }, tenantUrl: (t, r = '') => `${fakeUrl()}/${t}${r}` };
+  after(async () => { await stopAll(op); fake?.closeAllConnections(); fake?.close(); });
+
+  test('daemonLogin: query and form_post end with a session; embedToken/hasSession see it', async () => {
+    for (const mode of ['query', 'form_post']) {
+      const r = await daemonLogin(d, 'acme', { returnTo: '/reports', query: { mode } });
+      assert.equal(r.callback.method, mode === 'query' ? 'GET' : 'POST');
+      assert.equal(r.response.status, 302);
+      assert.equal(r.response.headers.get('location'), '/reports');
+      assert.equal((await embedToken(d, 'acme', r.jar)).json.token, 't');
+      assert.equal(await hasSession(d, 'acme', r.jar), true);
+    }
+  });
+
+  test('tamperCallback + deliverCallback: a changed state gets no session', async () => {
+    for (const mode of ['query', 'form_post']) {
+      const jar = new CookieJar();
+      const start = await jarFetch(jar, d.tenantUrl('acme', `/login?return_to=/&mode=${mode}`));
+      const cb = await loginAtOp(start.headers.get('location'), 'alice', 'alice-password', jar);
+      const bad = tamperCallback(cb, { state: 'forged' });
+      assert.equal(bad.fields.state, 'forged');
+      assert.equal(cb.fields.state === 'forged', false, 'the original is untouched');
+      const r = await deliverCallback(jar, bad);
+      assert.equal(r.status, 400);
+      assert.equal(await r.text(), 'state.mismatch');
+      assert.equal(await hasSession(d, 'acme', jar), false);
+      assert.equal(tamperCallback(cb, { iss: null }).fields.iss, undefined);
+    }
+  });
+});
+
 describe('hostile OP', () => {
   let h;
   before(async () => { h = await startHostileOp(); });
@@ -342,6 +433,22 @@ describe('hostile OP', () => {
     assert.equal(b.reason, 'ok');
     assert.notEqual(a.header.kid, b.header.kid);
     assert.equal((await h.stats('key_rotated')).jwks, 4); // cached copy + one refetch, twice
+  });
+
+  test('key_rotation_manual: after _rotate it signs with the new key, publishes old + new; retire drops the old', async () => {
+    await h.reset();
+    const a = await referenceLogin(h.issuer('key_rotation_manual'), 'toucan-sso');
+    assert.equal(a.reason, 'ok');
+    assert.equal(a.header.kid, 'manual-1');
+    assert.equal((await h.stats('key_rotation_manual')).jwks, 1);
+    const r = await h.rotate();
+    assert.deepEqual(r.published, ['manual-1', 'manual-2']);
+    const b = await referenceLogin(h.issuer('key_rotation_manual'), 'toucan-sso');
+    assert.equal(b.reason, 'ok');
+    assert.equal(b.header.kid, 'manual-2');
+    const jwks = (await requestJson(`${h.issuer('key_rotation_manual')}/jwks`)).json;
+    assert.deepEqual(jwks.keys.map((k) => k.kid), ['manual-1', 'manual-2']);
+    assert.deepEqual((await h.rotate(undefined, { retire: true })).published, ['manual-3']);
   });
 
   test('the authorize endpoint demands PKCE S256 and records the request', async () => {
@@ -603,6 +710,57 @@ describe('demo sample app', () => {
   });
 });
 
+describe('embed token checks (jose and openssl)', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const claims = (over = {}) => ({
+    sub: 'toucan-embed-client', iss: 'tsso', aud: 'http://t/acme/oauth/oauth-token', iat: now(), exp: now() + 300,
+    jti: b64u(crypto.randomBytes(16)),
+    embed_context: { username: 'alice', workspace_id: 'acme', roles: ['USER'], privileges: {}, groups: [], attributes: { country: 'FR' } },
+    ...over,
+  });
+  const opts = (jwks) => ({ jwks, issuer: 'tsso', audience: 'http://t/acme/oauth/oauth-token', workspaceId: 'acme', maxTtl: 600 });
+
+  test('both verifiers accept every algorithm the daemon may use', async () => {
+    const priv = await makeJwks(['RS512', 'RS256', 'PS256', 'ES256', 'EdDSA']);
+    const pubs = publicJwks(priv);
+    for (const k of priv.keys) {
+      const tok = await signJwt(k, claims());
+      const { header } = await verifyEmbedJwt(tok, opts(pubs));
+      assert.equal(header.alg, k.alg);
+      const pub = pubs.keys.find((x) => x.kid === k.kid);
+      assert.equal(opensslVerifyJws(tok, pub), true, `openssl ${k.alg}`);
+      const [h, p, sig] = tok.split('.');
+      const forged = `${h}.${b64u(JSON.stringify({ ...claims(), sub: 'x' }))}.${sig}`;
+      assert.equal(opensslVerifyJws(forged, pub), false, `openssl refuses a changed payload (${k.alg})`);
+      assert.equal(opensslVerifyJws(`${h}.${p}.${sig.slice(0, -4)}AAAA`, pub), false, `openssl refuses a changed signature (${k.alg})`);
+    }
+  });
+
+  test('verifyEmbedJwt refuses every broken claim', async () => {
+    const priv = await makeJwks(['RS512']);
+    const k = priv.keys[0];
+    const o = opts(publicJwks(priv));
+    const bad = async (c, h, re) => assert.rejects(verifyEmbedJwt(await signJwt(k, c, h), o), re);
+    await bad(claims({ sub: 'someone' }), {}, /sub/);
+    await bad(claims({ iss: 'other' }), {}, /iss/);
+    await bad(claims({ aud: 'http://t/other/oauth/oauth-token' }), {}, /aud/);
+    await bad(claims({ exp: now() - 60 }), {}, /exp/);
+    await bad(claims({ exp: now() + 3600 }), {}, /lifetime/);
+    await bad(claims({ jti: 'short' }), {}, /jti/);
+    await bad(claims({ jti: undefined }), {}, /jti/);
+    await bad(claims({ embed_context: { username: 'a', workspace_id: 'other', roles: ['USER'] } }), {}, /workspace/);
+    await bad(claims({ embed_context: { username: 'a', workspace_id: 'acme', roles: ['USER'], attributes: { x: 'y'.repeat(3600) } } }), {}, /bytes/);
+    await bad(claims(), { typ: undefined }, /typ/);
+    await bad(claims(), { kid: undefined }, /kid/);
+    const weak = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const wpub = { keys: [{ ...weak.publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'RS512' }] };
+    const input = `${b64u(JSON.stringify({ alg: 'RS512', kid: 'weak', typ: 'JWT' }))}.${b64u(JSON.stringify(claims()))}`;
+    const weakTok = `${input}.${b64u(crypto.sign('sha512', Buffer.from(input), weak.privateKey))}`;
+    assert.equal(opensslVerifyJws(weakTok, wpub.keys[0]), true, 'the signature itself is fine');
+    await assert.rejects(verifyEmbedJwt(weakTok, opts(wpub)), /2048/);
+  });
+});
+
 describe('redis-server', () => {
   let r;
   after(async () => { await stopAll(r); });
@@ -706,5 +864,77 @@ describe('process and config helpers', () => {
       const started = await d.waitForLog((l) => /start/.test(String(l.event ?? l.msg ?? l.message ?? '')), 3000);
       assert.ok(started);
     } finally { await d.stop(); }
+  });
+
+  test('smoke, when the daemon is built: login through it at the real OP, embed token checked by jose and openssl', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
+    const help = await runCli(['--help']);
+    if (!/\bserve\b/.test(help.stdout + help.stderr) || !/\bkeys\b/.test(help.stdout + help.stderr)) {
+      t.skip('this build has no serve/keys commands yet');
+      return;
+    }
+    const port = await freePort();
+    const secret = 'smoke-client-secret-0123456789';
+    const aud = 'http://127.0.0.1:9/acme/oauth/oauth-token';
+    const op = await startOp({ clients: [{ client_id: 'toucan-sso', client_secret: secret, redirect_uris: [`http://127.0.0.1:${port}/acme/callback`] }] });
+    let d;
+    try {
+      d = await startDaemon({
+        port,
+        generateKeys: true,
+        tenants: {
+          acme: {
+            issuer: op.issuer, client_id: 'toucan-sso', client_secret_file: '../secrets/acme.secret',
+            embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-smoke', audience: aud, workspace_id: 'acme' },
+          },
+        },
+        files: { 'secrets/acme.secret': secret },
+      });
+      assert.equal((await embedToken(d, 'acme', new CookieJar())).status, 401, 'no session, no token');
+      const r = await daemonLogin(d, 'acme', { returnTo: '/reports' });
+      assert.equal(r.response.status, 302);
+      assert.equal(new URL(r.response.headers.get('location'), d.url).pathname, '/reports');
+      const tok = await embedToken(d, 'acme', r.jar);
+      assert.equal(tok.status, 200, tok.text);
+      const { header, payload } = await verifyEmbedJwt(tok.json.token, {
+        jwksUrl: `${d.url}/.well-known/jwks.json`, issuer: 'toucan-sso-smoke', audience: aud, workspaceId: 'acme', maxTtl: 3600,
+      });
+      assert.equal(payload.embed_context.username, 'alice@acme.example');
+      const jwks = (await requestJson(`${d.url}/.well-known/jwks.json`)).json;
+      assert.equal(opensslVerifyJws(tok.json.token, jwks.keys.find((k) => k.kid === header.kid)), true);
+    } finally { await stopAll(d, op); }
+  });
+
+  test('when the daemon is built: every hostile scenario ends with its expected reason, and no session unless ok', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
+    const help = await runCli(['--help']);
+    if (!/\bserve\b/.test(help.stdout + help.stderr) || !/\bkeys\b/.test(help.stdout + help.stderr)) {
+      t.skip('this build has no serve/keys commands yet');
+      return;
+    }
+    const h = await startHostileOp();
+    const tenantOf = (name) => name.replace(/_/g, '-');
+    const tenants = {};
+    for (const s of h.scenarios) {
+      tenants[tenantOf(s.name)] = {
+        issuer: h.issuer(s.name), client_id: 'toucan-sso', client_secret_file: '../secrets/hostile.secret', userinfo: true,
+        embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-hostile', audience: 'http://127.0.0.1:9/x/oauth/oauth-token', workspace_id: 'x' },
+      };
+    }
+    let d;
+    try {
+      d = await startDaemon({ tenants, files: { 'secrets/hostile.secret': 'hostile-client-secret-0123456789ab' }, generateKeys: true });
+      const got = {};
+      for (const s of h.scenarios) {
+        const tenant = tenantOf(s.name);
+        const r = await daemonLogin(d, tenant, {});
+        const last = r.response ?? r.start;
+        if (await hasSession(d, tenant, r.jar)) { got[s.name] = 'ok'; continue; }
+        const rid = last.headers.get('x-request-id');
+        const lines = d.logs().filter((l) => typeof l.reason === 'string' && l.reason !== 'http.not_found');
+        const line = lines.filter((l) => (rid ? l.request_id === rid : l.tenant === tenant)).at(-1);
+        got[s.name] = line?.reason ?? `none (HTTP ${last.status})`;
+        assert.ok(last.status >= 400, `${s.name}: refusal answered ${last.status}`);
+      }
+      assert.deepEqual(got, Object.fromEntries(h.scenarios.map((s) => [s.name, s.expect])));
+    } finally { await stopAll(d, h); }
   });
 });

@@ -174,6 +174,7 @@ const BEHAVIOUR = {
   discovery_issuer_mismatch: { discoveryIssuer: (iss) => `${iss}/other` },
   jwks_odd_path: { jwksPath: '/static/v2/keys-7f3a.json' },
   key_rotated: { rotate: true },
+  key_rotation_manual: { manual: true },
   kid_unknown: { signKey: () => KEYS.never },
   authz_iss_wrong: { authz: (p, ctx) => ({ ...p, iss: `${ctx.issuer}-evil` }) },
   authz_iss_missing: { authz: (p) => { const { iss: _drop, ...rest } = p; return rest; } },
@@ -253,6 +254,11 @@ async function main() {
     return stats[n];
   };
   let base = '';
+  const manualState = (n) => {
+    state[n] ??= { n: 1, current: rsaKey('manual-1') };
+    state[n].published ??= [state[n].current];
+    return state[n];
+  };
 
   const handler = async (req, res) => {
     const u = new URL(req.url, base);
@@ -295,11 +301,21 @@ async function main() {
       });
     }
     if (sub === '/_stats') return send(res, 200, st);
+    if (sub === '/_rotate' && req.method === 'POST' && b.manual) {
+      const ms = manualState(name);
+      const opts = JSON.parse((await readBody(req)) || '{}');
+      ms.n += 1;
+      const next = rsaKey(`manual-${ms.n}`);
+      ms.published = opts.retire ? [next] : [...ms.published.slice(-1), next];
+      ms.current = next;
+      return send(res, 200, { kid: next.kid, published: ms.published.map((k) => k.kid) });
+    }
     if (sub === jwksPath) {
       st.jwks += 1;
       if (b.jwksReset) { req.socket.destroy(); return undefined; }
       let keys = b.jwks ? b.jwks() : defaultKeys();
       if (b.rotate) keys = state[name]?.published ?? [KEYS.rsa1];
+      if (b.manual) keys = manualState(name).published;
       return send(res, 200, { keys: keys.map(pubJwk) }, 'application/jwk-set+json');
     }
     if (sub === '/authorize') {
@@ -358,6 +374,7 @@ ${inputs}<noscript><button type="submit">Continue</button></noscript></form></bo
       if (b.idToken) idToken = b.idToken(ctx);
       else {
         let key = b.signKey ? b.signKey() : KEYS.rsa1;
+        if (b.manual) key = manualState(name).current;
         if (b.rotate) {
           state[name] ??= { n: 0, published: [KEYS.rsa1] };
           state[name].n += 1;

@@ -37,6 +37,10 @@ export async function startHostileOp({ https = false, port = 0, timeoutMs = 1500
       return r.json;
     },
     async reset() { await request(`${base}/_reset`, { method: 'POST', ca }); },
+    /** key_rotation_manual: switch to a new signing key ({retire: true} drops the old one). */
+    async rotate(name = 'key_rotation_manual', { retire = false } = {}) {
+      return (await requestJson(`${base}/s/${name}/_rotate`, { method: 'POST', ca, body: { retire } })).json;
+    },
     async stop() { await proc.stop(); },
   };
 }

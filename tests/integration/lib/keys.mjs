@@ -2,7 +2,9 @@
 // with jose, written to files so a provider restart can rotate them.
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { generateKeyPair, exportJWK } from 'jose';
+import {
+  generateKeyPair, exportJWK, importJWK, SignJWT,
+} from 'jose';
 
 const KTY_OPTS = {
   RS256: {}, RS384: {}, RS512: {}, PS256: {}, PS384: {}, PS512: {},
@@ -41,4 +43,16 @@ export function writeJwks(file, jwks) {
 /** A PEM private key file (PKCS#8) from a private JWK, for the daemon's client keys. */
 export function jwkToPem(jwk) {
   return crypto.createPrivateKey({ key: jwk, format: 'jwk' }).export({ type: 'pkcs8', format: 'pem' });
+}
+
+/**
+ * Sign claims with a private JWK (its alg and kid), e.g. a back-channel
+ * logout token as the OP would: signJwt(opJwks.keys[0], {iss, aud, ...}, {typ: 'logout+jwt'}).
+ * header overrides/extends {alg, kid, typ: 'JWT'}.
+ */
+export async function signJwt(jwk, claims, header = {}) {
+  const key = await importJWK(jwk, jwk.alg);
+  return new SignJWT(claims).setProtectedHeader({
+    alg: jwk.alg, kid: jwk.kid, typ: 'JWT', ...header,
+  }).sign(key);
 }
