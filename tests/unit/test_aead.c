@@ -84,6 +84,28 @@ static void test_gcm_vectors(void **state)
 	}
 }
 
+/* A token made by an independent implementation (Python "cryptography",
+ * AESGCM) following the documented layout: version 1 | SHA-256(key)[:4] |
+ * iv | ciphertext | tag, associated data = those 5 header bytes || purpose. */
+static void test_interop_token(void **state)
+{
+	static const char token[] = "AQLUSaOF35IpEskXdONhdutlvjoBQnuvXFVWgGw99vseknowXwuqkw";
+	unsigned char key[TSSO_AEAD_KEY_LEN];
+	struct tsso_keyring *kr;
+	struct tsso_err err = {0};
+	unsigned char *p = NULL;
+	size_t n = 0;
+	(void)state;
+
+	memset(key, 0x11, sizeof(key));
+	kr = tsso_keyring_new(key, 1);
+	assert_int_equal(tsso_aead_open(kr, "session:acme", token, &p, &n, &err), 0);
+	assert_int_equal(n, 7);
+	assert_string_equal((char *)p, "{\"v\":1}");
+	free(p);
+	tsso_keyring_free(kr);
+}
+
 static struct tsso_keyring *ring_of(unsigned char first, size_t n)
 {
 	unsigned char keys[4 * TSSO_AEAD_KEY_LEN];
@@ -354,10 +376,10 @@ static void test_keyring_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_gcm_vectors),    cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_refusals),       cmocka_unit_test(test_rotation),
-	    cmocka_unit_test(test_keyring_file),   cmocka_unit_test(test_keyring_refusals),
-	    cmocka_unit_test(test_keyring_limits),
+	    cmocka_unit_test(test_gcm_vectors),      cmocka_unit_test(test_interop_token),
+	    cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_rotation),         cmocka_unit_test(test_keyring_file),
+	    cmocka_unit_test(test_keyring_refusals), cmocka_unit_test(test_keyring_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
