@@ -124,8 +124,9 @@ static void test_round_trip_and_fixation(void **state)
 	assert_non_null(fresh);
 	tsso_session_free(got);
 	got = NULL;
-	assert_int_equal(
-	    tsso_store_session_get(st, "acme", fresh, &got, &cookie2 /* reuse */, &err), 0);
+	free(cookie2);
+	cookie2 = NULL;
+	assert_int_equal(tsso_store_session_get(st, "acme", fresh, &got, &cookie2, &err), 0);
 	assert_string_equal(got->embed_token, "tok");
 	/* The sliding window: after the touch period a new cookie comes back. */
 	free(fresh);
