@@ -81,6 +81,27 @@ static const char *get_reason(struct tsso_store *st, const char *tenant, const c
 	return tsso_err_reason(&err);
 }
 
+static void test_config_refusals(void **state)
+{
+	struct tsso_config cfg;
+	struct tsso_err err = {0};
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.session.store = TSSO_STORE_MEMORY;
+	cfg.session.memory_max_sessions = -1;
+	assert_null(tsso_store_new(&cfg, &err));
+	assert_string_equal(tsso_err_reason(&err), "store.config");
+	cfg.session.memory_max_sessions = 0;
+	cfg.session.max_duration = 400L * 86400;
+	assert_null(tsso_store_new(&cfg, &err));
+	assert_string_equal(tsso_err_reason(&err), "store.config");
+	cfg.session.max_duration = 0;
+	cfg.session.store = (enum tsso_store_kind)7;
+	assert_null(tsso_store_new(&cfg, &err));
+	assert_string_equal(tsso_err_reason(&err), "store.config");
+}
+
 static void test_create_get(void **state)
 {
 	struct clock c = {1700000000000};
@@ -360,13 +381,10 @@ static void test_bytes_per_session(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_create_get),
-	    cmocka_unit_test(test_expiry),
-	    cmocka_unit_test(test_eviction),
-	    cmocka_unit_test(test_indexes),
-	    cmocka_unit_test(test_claim_once_and_lock),
-	    cmocka_unit_test(test_threads),
-	    cmocka_unit_test(test_bytes_per_session),
+	    cmocka_unit_test(test_config_refusals), cmocka_unit_test(test_create_get),
+	    cmocka_unit_test(test_expiry),          cmocka_unit_test(test_eviction),
+	    cmocka_unit_test(test_indexes),         cmocka_unit_test(test_claim_once_and_lock),
+	    cmocka_unit_test(test_threads),         cmocka_unit_test(test_bytes_per_session),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  * revocation, single use, locks, AUTH, a restart with recovery, and the
  * per-login / per-request command budgets counted by INFO commandstats. */
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -536,6 +537,121 @@ static void test_auth(void **state)
 	free(cookie);
 }
 
+/* The cookie store with session.redis_url: its revocation list and single-use
+ * markers are shared, at one command per request. */
+static void test_cookie_store_on_redis(void **state)
+{
+	char keys[] = "/tmp/tsso-redis-keys-XXXXXX", url[64];
+	int fd = mkstemp(keys);
+	struct tsso_config cfg;
+	struct tsso_err err = {0};
+	struct tsso_store *a, *b;
+	struct clock c = {real_ms()};
+	char *cookie = NULL, *cookie2 = NULL;
+	struct tsso_session *s = mk("u1", "X");
+	(void)state;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd,
+	                       "33333333333333333333333333333333"
+	                       "33333333333333333333333333333333\n",
+	                       65),
+	                 65);
+	close(fd);
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", srv.port);
+	cfg.session.store = TSSO_STORE_COOKIE;
+	cfg.session.secret_file = keys;
+	cfg.session.redis_url = url;
+	a = tsso_store_new(&cfg, &err);
+	b = tsso_store_new(&cfg, &err);
+	unlink(keys);
+	assert_non_null(a);
+	assert_non_null(b);
+	tsso_store_clock_set(a, fake_now, &c);
+	tsso_store_clock_set(b, fake_now, &c);
+	assert_string_equal(tsso_store_name(a), "cookie");
+	assert_int_equal(tsso_store_health(a, &err), 0);
+
+	direct_cmd("CONFIG RESETSTAT");
+	assert_int_equal(tsso_store_claim_once(a, "state:c1", 60000, &err), 0);
+	assert_int_equal(tsso_store_session_create(a, s, &cookie, &err), 0);
+	assert_int_equal(commands_since_reset(), 1);
+	direct_cmd("CONFIG RESETSTAT");
+	assert_string_equal(get_reason(b, "acme", cookie), "ok");
+	assert_int_equal(commands_since_reset(), 1);
+	assert_int_equal(tsso_store_claim_once(b, "state:c1", 60000, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "store.replayed");
+
+	/* A logout on one instance ends the cookie on the other. */
+	assert_int_equal(tsso_store_end_by_sid(a, "acme", "X", &err), 0);
+	assert_string_equal(get_reason(b, "acme", cookie), "session.revoked");
+	c.now += 1001;
+	assert_int_equal(tsso_store_session_create(a, s, &cookie2, &err), 0);
+	assert_string_equal(get_reason(b, "acme", cookie2), "ok");
+	assert_int_equal(tsso_store_session_delete(b, s, &err), 0);
+	assert_string_equal(get_reason(a, "acme", cookie2), "session.revoked");
+	tsso_session_free(s);
+	free(cookie);
+	free(cookie2);
+	tsso_store_free(a);
+	tsso_store_free(b);
+}
+
+struct worker {
+	struct tsso_store *st;
+	int failures;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < 100; i++) {
+		struct tsso_session *s = mk("u-thread", NULL), *got = NULL;
+		struct tsso_err err = {0};
+		char *cookie = NULL, *fresh = NULL;
+
+		if (tsso_store_session_create(w->st, s, &cookie, &err) < 0 ||
+		    tsso_store_session_get(w->st, "acme", cookie, &got, &fresh, &err) < 0)
+			w->failures++;
+		tsso_session_free(got);
+		tsso_session_free(s);
+		free(cookie);
+		free(fresh);
+	}
+	return NULL;
+}
+
+/* Four threads through a pool of two connections. */
+static void test_pool_threads(void **state)
+{
+	struct tsso_err err = {0};
+	char url[64];
+	struct tsso_config cfg;
+	struct tsso_store *st;
+	struct worker w[4];
+	pthread_t th[4];
+	(void)state;
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", srv.port);
+	cfg.session.store = TSSO_STORE_REDIS;
+	cfg.session.redis_url = url;
+	cfg.session.redis_pool_size = 2;
+	st = tsso_store_new(&cfg, &err);
+	assert_non_null(st);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){st, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	tsso_store_free(st);
+}
+
 static void test_config_refusals(void **state)
 {
 	static const char *const bad[] = {
@@ -562,6 +678,30 @@ static void test_config_refusals(void **state)
 	}
 	assert_null(redis_store("rediss://h", NULL, NULL, &err));
 	assert_non_null(strstr(err.msg, "TLS"));
+	{
+		struct tsso_config cfg;
+		char prefix[80];
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.session.store = TSSO_STORE_REDIS;
+		assert_null(tsso_store_new(&cfg, &err)); /* no URL */
+		assert_string_equal(tsso_err_reason(&err), "store.config");
+		cfg.session.redis_url = (char *)"redis://127.0.0.1";
+		cfg.session.redis_pool_size = 257;
+		assert_null(tsso_store_new(&cfg, &err));
+		assert_string_equal(tsso_err_reason(&err), "store.config");
+		cfg.session.redis_pool_size = 0;
+		memset(prefix, 'p', sizeof(prefix) - 1);
+		prefix[sizeof(prefix) - 1] = '\0';
+		cfg.session.redis_key_prefix = prefix;
+		assert_null(tsso_store_new(&cfg, &err));
+		assert_string_equal(tsso_err_reason(&err), "store.config");
+		cfg.session.redis_key_prefix = NULL;
+		cfg.session.redis_ca_file = (char *)"/etc/ssl/ca.pem";
+		assert_null(tsso_store_new(&cfg, &err));
+		assert_string_equal(tsso_err_reason(&err), "store.config");
+		assert_non_null(strstr(err.msg, "TLS"));
+	}
 	/* Accepted forms (connection is lazy). */
 	st = redis_store("redis://[::1]:6379/2", NULL, NULL, &err);
 	assert_non_null(st);
@@ -590,6 +730,8 @@ int main(void)
 	    T(test_revocation),
 	    T(test_claim_once_and_lock),
 	    T(test_command_budget),
+	    T(test_cookie_store_on_redis),
+	    T(test_pool_threads),
 	    T(test_auth),
 	    T(test_restart_and_recovery),
 	};
