@@ -156,6 +156,16 @@ static int store_config(struct tsso_store *st, const struct tsso_config *cfg, st
 	return 0;
 }
 
+static int store_keyring(struct tsso_store *st, const struct tsso_config *cfg, struct tsso_err *err)
+{
+	if (cfg->session.secret_file == NULL)
+		return tsso_err_set(
+		    err, "store.config",
+		    "session.secret_file: required for the cookie and redis stores");
+	st->keyring = tsso_keyring_load(cfg->session.secret_file, err);
+	return st->keyring != NULL ? 0 : -1;
+}
+
 struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err *err)
 {
 	struct tsso_store *st = calloc(1, sizeof(*st));
@@ -172,13 +182,7 @@ struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err
 	switch (st->kind) {
 	case TSSO_STORE_COOKIE:
 		st->ops = &store_cookie_ops;
-		if (cfg->session.secret_file == NULL) {
-			tsso_err_set(err, "store.config",
-			             "session.secret_file: required for the cookie store");
-			goto fail;
-		}
-		st->keyring = tsso_keyring_load(cfg->session.secret_file, err);
-		if (st->keyring == NULL)
+		if (store_keyring(st, cfg, err) < 0)
 			goto fail;
 		/* The revocation list is shared through Redis when one is configured. */
 		if (cfg->session.redis_url != NULL &&
@@ -200,6 +204,10 @@ struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err
 		break;
 	case TSSO_STORE_REDIS:
 		st->ops = &store_redis_ops;
+		/* Records are sealed at rest: Redis backups and replicas hold no
+		 * usable session or token. */
+		if (store_keyring(st, cfg, err) < 0)
+			goto fail;
 		st->redis = store_redis_new(cfg, err);
 		if (st->redis == NULL)
 			goto fail;

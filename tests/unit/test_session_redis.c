@@ -20,12 +20,14 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "src/session/store_impl.h"
 #include "tsso/session.h"
 
 struct redis_proc {
 	pid_t pid;
 	int port;
 	char dir[64];
+	char keys[96]; /* the session keyring file */
 };
 
 static struct redis_proc srv;
@@ -120,6 +122,17 @@ static int setup(void **state)
 	if (mkdtemp(srv.dir) == NULL)
 		return -1;
 	srv.port = free_port();
+	snprintf(srv.keys, sizeof(srv.keys), "%s/session.keys", srv.dir);
+	{
+		FILE *f = fopen(srv.keys, "w");
+
+		if (f == NULL)
+			return -1;
+		fputs("# test keyring\n"
+		      "4444444444444444444444444444444444444444444444444444444444444444\n",
+		      f);
+		fclose(f);
+	}
 	redis_start();
 	return 0;
 }
@@ -132,6 +145,7 @@ static int teardown(void **state)
 	redis_stop(SIGKILL);
 	snprintf(path, sizeof(path), "%s/dump.rdb", srv.dir);
 	unlink(path);
+	unlink(srv.keys);
 	rmdir(srv.dir);
 	return 0;
 }
@@ -166,6 +180,7 @@ static struct tsso_store *redis_store(const char *url, const char *password, str
 		url = buf;
 	}
 	cfg.session.store = TSSO_STORE_REDIS;
+	cfg.session.secret_file = srv.keys;
 	cfg.session.redis_url = (char *)url;
 	cfg.session.redis_key_prefix = (char *)"test:";
 	cfg.session.redis_pool_size = 4;
@@ -271,6 +286,17 @@ static long commands_since_reset(void)
 	return total;
 }
 
+/* The Redis key of a session: prefix "s:" hash(id), id = the cookie's first 43 characters. */
+static void session_key(char *out, size_t outlen, const char *prefix, const char *cookie)
+{
+	char id[TSSO_SESSION_ID_LEN + 1], h[STORE_HASH_LEN + 1];
+
+	memcpy(id, cookie, TSSO_SESSION_ID_LEN);
+	id[TSSO_SESSION_ID_LEN] = '\0';
+	store_value_hash(id, h);
+	snprintf(out, outlen, "%ss:%s", prefix, h);
+}
+
 static void test_sessions(void **state)
 {
 	struct clock c = {real_ms()};
@@ -290,7 +316,7 @@ static void test_sessions(void **state)
 	assert_string_not_equal(cookie, cookie2); /* a fresh id per login */
 	assert_null(strstr(cookie, "AAAAAAAAAA"));
 	/* The key lives as long as the session: min(inactivity, max) = 100 s. */
-	snprintf(key, sizeof(key), "test:s:%.43s", cookie);
+	session_key(key, sizeof(key), "test:", cookie);
 	pttl = direct_int("PTTL", key);
 	assert_true(pttl > 99000 && pttl <= 100000);
 
@@ -302,7 +328,24 @@ static void test_sessions(void **state)
 	free(fresh);
 	fresh = NULL;
 	assert_string_equal(get_reason(st, "acme", cookie), "ok");
-	assert_string_equal(get_reason(st, "beta", cookie), "session.wrong_tenant");
+	/* Another tenant's record: the sealed record's AAD names its tenant. */
+	assert_string_equal(get_reason(st, "beta", cookie), "session.forged");
+	/* At rest: sealed, and the key does not reveal the session id. */
+	{
+		redisContext *dc = direct();
+		redisReply *rep = redisCommand(dc, "GET %s", key);
+
+		assert_int_equal(rep->type, REDIS_REPLY_STRING);
+		assert_null(strstr(rep->str, "eyJ"));
+		assert_null(strstr(rep->str, "u1"));
+		assert_null(strstr(key, s->id));
+		freeReplyObject(rep);
+		rep = redisCommand(dc, "KEYS *");
+		for (size_t i = 0; i < rep->elements; i++)
+			assert_null(strstr(rep->element[i]->str, s->id));
+		freeReplyObject(rep);
+		redisFree(dc);
+	}
 	assert_string_equal(get_reason(st, "acme", "nonsense"), "session.none");
 	cookie2[0] = cookie2[0] == 'A' ? 'B' : 'A';
 	assert_string_equal(get_reason(st, "acme", cookie2), "session.not_found");
@@ -340,6 +383,41 @@ static void test_sessions(void **state)
 	tsso_store_free(st);
 }
 
+/* A record sealed with a key since removed from the keyring is refused by name. */
+static void test_removed_key(void **state)
+{
+	char keys[] = "/tmp/tsso-redis-keys2-XXXXXX", url[64];
+	int fd = mkstemp(keys);
+	struct tsso_config cfg;
+	struct tsso_err err = {0};
+	struct tsso_store *a, *b;
+	char *cookie;
+	(void)state;
+
+	assert_true(fd >= 0);
+	assert_int_equal(
+	    write(fd, "5555555555555555555555555555555555555555555555555555555555555555\n", 65),
+	    65);
+	close(fd);
+	a = redis_store(NULL, NULL, NULL, &err);
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", srv.port);
+	cfg.session.store = TSSO_STORE_REDIS;
+	cfg.session.secret_file = keys;
+	cfg.session.redis_url = url;
+	cfg.session.redis_key_prefix = (char *)"test:";
+	b = tsso_store_new(&cfg, &err);
+	unlink(keys);
+	assert_non_null(a);
+	assert_non_null(b);
+	cookie = login(a, "u1", NULL);
+	assert_string_equal(get_reason(a, "acme", cookie), "ok");
+	assert_string_equal(get_reason(b, "acme", cookie), "session.unknown_key");
+	free(cookie);
+	tsso_store_free(a);
+	tsso_store_free(b);
+}
+
 static void test_real_expiry(void **state)
 {
 	struct tsso_err err = {0};
@@ -351,13 +429,14 @@ static void test_real_expiry(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", srv.port);
 	cfg.session.store = TSSO_STORE_REDIS;
+	cfg.session.secret_file = srv.keys;
 	cfg.session.redis_url = url;
 	cfg.session.inactivity_timeout = 1;
 	cfg.session.max_duration = 10;
 	st = tsso_store_new(&cfg, &err);
 	assert_non_null(st);
 	cookie = login(st, "u1", NULL);
-	snprintf(key, sizeof(key), "tsso:s:%.43s", cookie); /* the default prefix */
+	session_key(key, sizeof(key), "tsso:", cookie); /* the default prefix */
 	assert_int_equal(direct_int("EXISTS", key), 1);
 	sleep_ms(1100);
 	/* Redis dropped it by itself. */
@@ -637,6 +716,7 @@ static void test_pool_threads(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", srv.port);
 	cfg.session.store = TSSO_STORE_REDIS;
+	cfg.session.secret_file = srv.keys;
 	cfg.session.redis_url = url;
 	cfg.session.redis_pool_size = 2;
 	st = tsso_store_new(&cfg, &err);
@@ -684,23 +764,33 @@ static void test_config_refusals(void **state)
 
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.session.store = TSSO_STORE_REDIS;
+		cfg.session.secret_file = srv.keys;
 		assert_null(tsso_store_new(&cfg, &err)); /* no URL */
 		assert_string_equal(tsso_err_reason(&err), "store.config");
+		assert_non_null(strstr(err.msg, "redis_url"));
 		cfg.session.redis_url = (char *)"redis://127.0.0.1";
 		cfg.session.redis_pool_size = 257;
 		assert_null(tsso_store_new(&cfg, &err));
 		assert_string_equal(tsso_err_reason(&err), "store.config");
+		assert_non_null(strstr(err.msg, "redis_pool_size"));
 		cfg.session.redis_pool_size = 0;
 		memset(prefix, 'p', sizeof(prefix) - 1);
 		prefix[sizeof(prefix) - 1] = '\0';
 		cfg.session.redis_key_prefix = prefix;
 		assert_null(tsso_store_new(&cfg, &err));
 		assert_string_equal(tsso_err_reason(&err), "store.config");
+		assert_non_null(strstr(err.msg, "redis_key_prefix"));
 		cfg.session.redis_key_prefix = NULL;
 		cfg.session.redis_ca_file = (char *)"/etc/ssl/ca.pem";
 		assert_null(tsso_store_new(&cfg, &err));
 		assert_string_equal(tsso_err_reason(&err), "store.config");
 		assert_non_null(strstr(err.msg, "TLS"));
+		/* Records are sealed at rest: the keyring is required. */
+		cfg.session.redis_ca_file = NULL;
+		cfg.session.secret_file = NULL;
+		assert_null(tsso_store_new(&cfg, &err));
+		assert_string_equal(tsso_err_reason(&err), "store.config");
+		assert_non_null(strstr(err.msg, "secret_file"));
 	}
 	/* Accepted forms (connection is lazy). */
 	st = redis_store("redis://[::1]:6379/2", NULL, NULL, &err);
@@ -724,15 +814,11 @@ static int flush(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_config_refusals),
-	    T(test_sessions),
-	    T(test_real_expiry),
-	    T(test_revocation),
-	    T(test_claim_once_and_lock),
-	    T(test_command_budget),
-	    T(test_cookie_store_on_redis),
-	    T(test_pool_threads),
-	    T(test_auth),
+	    T(test_config_refusals),      T(test_sessions),
+	    T(test_real_expiry),          T(test_removed_key),
+	    T(test_revocation),           T(test_claim_once_and_lock),
+	    T(test_command_budget),       T(test_cookie_store_on_redis),
+	    T(test_pool_threads),         T(test_auth),
 	    T(test_restart_and_recovery),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
