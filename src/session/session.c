@@ -70,6 +70,20 @@ static int json_set_int(json_t *o, const char *k, int64_t v)
 	return v == 0 ? 0 : json_object_set_new_nocheck(o, k, json_integer((json_int_t)v));
 }
 
+/* jansson frees without wiping: clear the token strings an object holds
+ * before dropping it (the members that carry credentials). */
+static void json_wipe_tokens(json_t *o)
+{
+	static const char *const secrets[] = {K_ID, K_ID_TOKEN, K_ACCESS, K_REFRESH, K_EMBED};
+
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(secrets); i++) {
+		json_t *v = json_object_get(o, secrets[i]);
+
+		if (json_is_string(v))
+			tsso_wipe((char *)json_string_value(v), json_string_length(v));
+	}
+}
+
 static bool field_too_long(const char *s)
 {
 	return s != NULL && strnlen(s, TSSO_SESSION_FIELD_MAX + 1) > TSSO_SESSION_FIELD_MAX;
@@ -108,23 +122,30 @@ int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *
 		tsso_err_set(err, "session.invalid", "cannot build the session record");
 		goto out;
 	}
-	out = json_dumps(o, JSON_COMPACT);
-	if (out == NULL) {
+	/* Measure, then dump straight into one buffer: no growing copies of
+	 * the tokens left behind in freed memory. */
+	n = json_dumpb(o, NULL, 0, JSON_COMPACT);
+	if (n == 0) {
 		tsso_err_set(err, "session.invalid", "cannot serialize the session record");
 		goto out;
 	}
-	n = strlen(out);
 	if (n > TSSO_SESSION_JSON_MAX) {
-		tsso_free_secret(out);
-		out = NULL;
 		tsso_err_set(err, "session.too_large", "session record of %zu bytes (limit %d)", n,
 		             TSSO_SESSION_JSON_MAX);
 		goto out;
 	}
+	out = malloc(n + 1);
+	if (out == NULL || json_dumpb(o, out, n, JSON_COMPACT) != n) {
+		free(out);
+		tsso_err_set(err, "session.invalid", "cannot serialize the session record");
+		goto out;
+	}
+	out[n] = '\0';
 	*ret_json = out;
 	*ret_n = n;
 	rc = 0;
 out:
+	json_wipe_tokens(o);
 	json_decref(o);
 	return rc;
 }
@@ -233,10 +254,12 @@ struct tsso_session *tsso_session_from_json(const char *json, size_t n, struct t
 		tsso_err_set(err, "session.malformed", "session record misses a member");
 		goto fail;
 	}
+	json_wipe_tokens(o);
 	json_decref(o);
 	return s;
 fail:
 	tsso_session_free(s);
+	json_wipe_tokens(o);
 	json_decref(o);
 	return NULL;
 }
