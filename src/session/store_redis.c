@@ -7,7 +7,7 @@
  *
  * Keys, under session.redis_key_prefix (default "tsso:"):
  *   s:<hash(id)>                   the session record, sealed with the
- *                                  keyring (AAD "session-record:<tenant>"),
+ *                                  keyring (AAD "session-record:<tenant>:<hash(id)>"),
  *                                  PX = its remaining life
  *   rev:<tenant>:<sid|sub>:<hash>  revocation time (ms) from back-channel logout
  *   once:<key>  lock:<key>         single-use markers and lease locks
@@ -281,9 +281,14 @@ static size_t redis_session_key(const struct redis_store *r, const char *id, cha
 	return rkey(r, out, "s:", h);
 }
 
-static int record_aad(const char *tenant, char *out, size_t outlen)
+/* Binds a record to its tenant and to its key: records cannot be swapped. */
+static int record_aad(const char *tenant, const char *id, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "session-record:%s", tenant);
+	char h[STORE_HASH_LEN + 1];
+	int n;
+
+	store_value_hash(id, h);
+	n = snprintf(out, outlen, "session-record:%s:%s", tenant, h);
 
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
@@ -293,12 +298,12 @@ static int record_seal(const struct tsso_store *st, const struct tsso_session *s
                        struct tsso_err *err)
 {
 	struct tsso_session bare = *s; /* shallow: only the id differs */
-	char aad[TSSO_TENANT_ID_MAX + 24], *json = NULL;
+	char aad[TSSO_TENANT_ID_MAX + 48], *json = NULL;
 	size_t n = 0;
 	int rc;
 
 	bare.id[0] = '\0';
-	if (record_aad(s->tenant, aad, sizeof(aad)) < 0)
+	if (record_aad(s->tenant, s->id, aad, sizeof(aad)) < 0)
 		return tsso_err_set(err, "session.invalid", "tenant id too long");
 	if (tsso_session_to_json(&bare, &json, &n, err) < 0)
 		return -1;
@@ -309,20 +314,21 @@ static int record_seal(const struct tsso_store *st, const struct tsso_session *s
 }
 
 static struct tsso_session *record_open(const struct tsso_store *st, const char *tenant,
-                                        const char *sealed, struct tsso_err *err)
+                                        const char *id, const char *sealed, struct tsso_err *err)
 {
-	char aad[TSSO_TENANT_ID_MAX + 24];
+	char aad[TSSO_TENANT_ID_MAX + 48];
 	struct tsso_err e = {0};
 	unsigned char *plain = NULL;
 	struct tsso_session *s;
 	size_t n = 0;
 
-	if (record_aad(tenant, aad, sizeof(aad)) < 0) {
+	if (record_aad(tenant, id, aad, sizeof(aad)) < 0) {
 		tsso_err_set(err, "session.none", "bad tenant");
 		return NULL;
 	}
 	if (tsso_aead_open(st->keyring, aad, sealed, &plain, &n, &e) < 0) {
-		/* Another tenant's record fails here too: its AAD differs. */
+		/* Another tenant's record, or a record moved to another key,
+		 * fails here too: its AAD differs. */
 		if (strcmp(tsso_err_reason(&e), "aead.unknown_key") == 0)
 			tsso_err_set(err, "session.unknown_key",
 			             "record sealed with a removed key");
@@ -456,7 +462,7 @@ static int redis_get(struct tsso_store *st, const char *tenant, const char *cook
 		tsso_err_set(err, "session.forged", "record is not a sealed token");
 		goto out;
 	}
-	s = record_open(st, tenant, e->str, err);
+	s = record_open(st, tenant, id, e->str, err);
 	if (s == NULL)
 		goto out;
 	memcpy(s->id, id, sizeof(s->id));

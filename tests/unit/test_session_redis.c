@@ -339,6 +339,16 @@ static void test_sessions(void **state)
 		assert_null(strstr(rep->str, "eyJ"));
 		assert_null(strstr(rep->str, "u1"));
 		assert_null(strstr(key, s->id));
+		/* A record moved under another session's key is refused. */
+		{
+			char other[128];
+			redisReply *mv;
+
+			session_key(other, sizeof(other), "test:", cookie2);
+			mv = redisCommand(dc, "SET %s %s", other, rep->str);
+			freeReplyObject(mv);
+			assert_string_equal(get_reason(st, "acme", cookie2), "session.forged");
+		}
 		freeReplyObject(rep);
 		rep = redisCommand(dc, "KEYS *");
 		for (size_t i = 0; i < rep->elements; i++)
