@@ -38,10 +38,13 @@ struct tsso_store {
 	int64_t touch_ms; /* last_seen is rewritten when it moved this much */
 	int64_t (*now_fn)(void *arg);
 	void *now_arg;
-	struct tsso_keyring *keyring;  /* cookie store */
-	struct store_markers *markers; /* single-use, locks, revocations without Redis */
-	struct redis_store *redis;     /* redis store, or cookie store's revocation list */
-	void *memory;                  /* memory store */
+	struct tsso_keyring *keyring;      /* cookie store */
+	struct store_markers *markers;     /* single use and locks, without Redis */
+	struct store_markers *revocations; /* cookie store without Redis; apart from
+	                                    * markers so a flood of logins cannot
+	                                    * push revocations out */
+	struct redis_store *redis;         /* redis store, or cookie store's revocation list */
+	void *memory;                      /* memory store */
 };
 
 int64_t store_now(const struct tsso_store *st);

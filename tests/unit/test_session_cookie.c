@@ -276,6 +276,18 @@ static void test_logout_revocation(void **state)
 	assert_int_equal(tsso_store_claim_once(st, "jti:acme:1", 1000, &err), -1);
 	assert_string_equal(tsso_err_reason(&err), "store.replayed");
 	assert_true(tsso_store_bytes_used(st) > 0);
+	/* A flood of single-use markers (anyone can finish logins) does not
+	 * push revocations out. */
+	for (int i = 0; i < TSSO_STORE_MARKERS_MAX + 10; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "state:%d", i);
+		assert_int_equal(tsso_store_claim_once(st, key, 600000, &err), 0);
+	}
+	assert_string_equal(get_reason(st, "acme", b), "session.revoked");
+	assert_string_equal(get_reason(st, "acme", d), "session.revoked");
+	/* ...while the oldest markers made room (bounded memory). */
+	assert_int_equal(tsso_store_claim_once(st, "state:0", 600000, &err), 0);
 	free(a);
 	free(b);
 	free(d);
