@@ -160,6 +160,85 @@ static void test_from_json_refusals(void **state)
 	}
 }
 
+static struct tsso_session *parse_with_sub(const char *sub_json, const char *extra)
+{
+	char buf[512];
+	struct tsso_err err = {0};
+
+	snprintf(buf, sizeof(buf),
+	         " {\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":%s,\"c\":1,\"x\":2%s}\n", sub_json,
+	         extra);
+	return tsso_session_from_json(buf, strlen(buf), &err);
+}
+
+/* The record parser is our own (speed): RFC 8259 strings and numbers, strictly. */
+static void test_json_strings(void **state)
+{
+	static const struct {
+		const char *json, *decoded;
+	} ok[] = {
+	    {"\"plain\"", "plain"},
+	    {"\"q\\\"b\\\\s\\/\"", "q\"b\\s/"},
+	    {"\"\\b\\f\\n\\r\\t\"", "\b\f\n\r\t"},
+	    {"\"\\u00e9\\u20AC\"", "\xc3\xa9\xe2\x82\xac"},
+	    {"\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80"},
+	    {"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+	    {"\"\"", ""},
+	};
+	static const char *const bad[] = {
+	    "\"\\u0000\"",          /* NUL */
+	    "\"\\ud83d\"",          /* lone high surrogate */
+	    "\"\\ude00\"",          /* lone low surrogate */
+	    "\"\\ud83dx\"",         /* high surrogate without its pair */
+	    "\"\\u12\"",            /* short escape */
+	    "\"\\x41\"",            /* unknown escape */
+	    "\"a\tb\"",             /* raw control character */
+	    "\"\xc3\"",             /* truncated UTF-8 */
+	    "\"\xc0\xaf\"",         /* overlong */
+	    "\"\xed\xa0\x80\"",     /* encoded surrogate */
+	    "\"\xf4\x90\x80\x80\"", /* above U+10FFFF */
+	    "\"\xff\"",
+	    "\"unterminated",
+	};
+	(void)state;
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(ok); i++) {
+		struct tsso_session *s = parse_with_sub(ok[i].json, "");
+
+		assert_non_null(s);
+		assert_string_equal(s->sub, ok[i].decoded);
+		tsso_session_free(s);
+	}
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(bad); i++)
+		assert_null(parse_with_sub(bad[i], ""));
+}
+
+static void test_json_structure(void **state)
+{
+	static const char *const bad_extra[] = {
+	    ",\"l\":01",                   /* leading zero */
+	    ",\"l\":1e3",                  /* exponent */
+	    ",\"l\":-",                    /* sign alone */
+	    ",\"l\":99999999999999999999", /* overflow */
+	    ",\"l\":true",                 /* other types */
+	    ",\"l\":null",
+	    ",\"idn\":{\"a\":1,\"a\":2}", /* duplicate inside the identity */
+	    ",\"idn\":{\"a\":[1}",        /* broken identity */
+	    ",\"idn\":{\"a\":\"}\"",      /* unterminated object */
+	    ",",                          /* trailing comma */
+	    ",\"c\":1",                   /* duplicate */
+	};
+	struct tsso_session *s;
+	(void)state;
+
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(bad_extra); i++)
+		assert_null(parse_with_sub("\"u\"", bad_extra[i]));
+	/* Braces inside identity strings do not confuse the object boundary. */
+	s = parse_with_sub("\"u\"", ", \"idn\" : {\"x\":\"}{\\\"\",\"y\":[{}]} , \"l\" : 0");
+	assert_non_null(s);
+	assert_string_equal(json_string_value(json_object_get(s->identity, "x")), "}{\"");
+	tsso_session_free(s);
+}
+
 /* SipHash-2-4 reference vector (key 00..0f, message 00..0e). */
 static void test_siphash(void **state)
 {
@@ -180,10 +259,9 @@ static void test_siphash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_to_json_refusals),
-	    cmocka_unit_test(test_from_json_refusals),
-	    cmocka_unit_test(test_siphash),
+	    cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_to_json_refusals),
+	    cmocka_unit_test(test_from_json_refusals), cmocka_unit_test(test_siphash),
+	    cmocka_unit_test(test_json_strings),       cmocka_unit_test(test_json_structure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
