@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "src/session/redis_pool.h"
 #include "src/session/store_impl.h"
 #include "tsso/session.h"
 
@@ -759,6 +760,40 @@ static void test_pool_threads(void **state)
 	tsso_store_free(st);
 }
 
+/* Several commands in one round trip, replies in order. */
+static void test_pipeline(void **state)
+{
+	struct redis_pool_opts o = {.host = "127.0.0.1",
+	                            .port = srv.port,
+	                            .size = 1,
+	                            .connect_timeout_ms = 1000,
+	                            .command_timeout_ms = 1000};
+	struct tsso_err err = {0};
+	struct redis_pool *p = redis_pool_new(&o, &err);
+	const char *set[] = {"SET", "pk", "v\r\n*1"}, *get[] = {"GET", "pk"},
+	           *del[] = {"DEL", "pk"};
+	const size_t setl[] = {3, 2, 5}, getl[] = {3, 2}, dell[] = {3, 2};
+	const char **const argv[] = {set, get, del};
+	const size_t *const argvlen[] = {setl, getl, dell};
+	const int argc[] = {3, 2, 2};
+	redisReply *rep[3] = {NULL};
+	(void)state;
+
+	assert_non_null(p);
+	direct_cmd("CONFIG RESETSTAT");
+	assert_int_equal(redis_pool_pipeline(p, 3, argc, argv, argvlen, rep, &err), 0);
+	assert_int_equal(rep[0]->type, REDIS_REPLY_STATUS);
+	assert_int_equal(rep[1]->type, REDIS_REPLY_STRING);
+	assert_int_equal(rep[1]->len, 5);
+	assert_memory_equal(rep[1]->str, "v\r\n*1", 5); /* binary-safe argument */
+	assert_int_equal(rep[2]->type, REDIS_REPLY_INTEGER);
+	assert_int_equal(rep[2]->integer, 1);
+	assert_int_equal(commands_since_reset(), 3);
+	for (int i = 0; i < 3; i++)
+		freeReplyObject(rep[i]);
+	redis_pool_free(p);
+}
+
 static void test_config_refusals(void **state)
 {
 	static const char *const bad[] = {
@@ -841,12 +876,10 @@ static int flush(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_config_refusals),      T(test_sessions),
-	    T(test_real_expiry),          T(test_removed_key),
-	    T(test_revocation),           T(test_claim_once_and_lock),
-	    T(test_command_budget),       T(test_cookie_store_on_redis),
-	    T(test_pool_threads),         T(test_auth),
-	    T(test_restart_and_recovery),
+	    T(test_config_refusals),     T(test_sessions),       T(test_real_expiry),
+	    T(test_removed_key),         T(test_pipeline),       T(test_revocation),
+	    T(test_claim_once_and_lock), T(test_command_budget), T(test_cookie_store_on_redis),
+	    T(test_pool_threads),        T(test_auth),           T(test_restart_and_recovery),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
