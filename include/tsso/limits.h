@@ -84,7 +84,7 @@
 #define TSSO_STORE_MEMORY_SESSIONS    100000 /* default session.memory_max_sessions */
 #define TSSO_REDIS_CONNECT_TIMEOUT_MS 1000
 #define TSSO_REDIS_COMMAND_TIMEOUT_MS 1000
-#define TSSO_REDIS_POOL_MAX           64     /* session.redis_pool_size upper bound */
+#define TSSO_REDIS_POOL_MAX           256    /* session.redis_pool_size upper bound */
 #define TSSO_REDIS_BACKOFF_MAX_MS     5000   /* reconnect backoff ceiling */
 
 /* --- URLs (return_to, configured and discovered endpoints) --- */

@@ -91,7 +91,8 @@ int tsso_store_session_create(struct tsso_store *st, struct tsso_session *s, cha
 /* Resolve a cookie value for tenant. On success *ret_session is new and
  * *ret_cookie is NULL or a new value the caller must set (the cookie store
  * re-seals when the inactivity clock moved). Reasons: session.none (no or
- * malformed value), session.forged, session.unknown_key, session.not_found,
+ * malformed value), session.forged, session.unknown_key (cookie store: sealed
+ * with a key since removed), session.malformed, session.not_found,
  * session.wrong_tenant, session.expired, session.revoked, store.unavailable.
  * Outputs untouched on failure. */
 int tsso_store_session_get(struct tsso_store *st, const char *tenant, const char *cookie,
@@ -114,7 +115,8 @@ int tsso_store_end_by_sub(struct tsso_store *st, const char *tenant, const char 
 
 /* Single use: the first call for key within ttl_ms succeeds, later ones
  * fail with store.replayed (login state, logout-token jti). Keys are at most
- * TSSO_STORE_KEY_MAX bytes; callers namespace them ("jti:acme:..."). */
+ * TSSO_STORE_KEY_MAX bytes; callers namespace them ("jti:acme:...").
+ * Other reasons: store.bad_key, store.full (memory), store.unavailable. */
 int tsso_store_claim_once(struct tsso_store *st, const char *key, long ttl_ms,
                           struct tsso_err *err) TSSO_WUR;
 /* Take a lease lock for lease_ms (refresh-token coordination). On success

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/session/store_impl.h"
 #include "tsso/crypto.h"
 #include "tsso/limits.h"
 #include "tsso/session.h"
@@ -70,6 +71,20 @@ static int json_set_int(json_t *o, const char *k, int64_t v)
 	return v == 0 ? 0 : json_object_set_new_nocheck(o, k, json_integer((json_int_t)v));
 }
 
+/* jansson frees without wiping: clear the token strings an object holds
+ * before dropping it (the members that carry credentials). */
+static void json_wipe_tokens(json_t *o)
+{
+	static const char *const secrets[] = {K_ID, K_ID_TOKEN, K_ACCESS, K_REFRESH, K_EMBED};
+
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(secrets); i++) {
+		json_t *v = json_object_get(o, secrets[i]);
+
+		if (json_is_string(v))
+			tsso_wipe((char *)json_string_value(v), json_string_length(v));
+	}
+}
+
 static bool field_too_long(const char *s)
 {
 	return s != NULL && strnlen(s, TSSO_SESSION_FIELD_MAX + 1) > TSSO_SESSION_FIELD_MAX;
@@ -108,58 +123,81 @@ int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *
 		tsso_err_set(err, "session.invalid", "cannot build the session record");
 		goto out;
 	}
-	out = json_dumps(o, JSON_COMPACT);
-	if (out == NULL) {
+	/* Measure, then dump straight into one buffer: no growing copies of
+	 * the tokens left behind in freed memory. */
+	n = json_dumpb(o, NULL, 0, JSON_COMPACT);
+	if (n == 0) {
 		tsso_err_set(err, "session.invalid", "cannot serialize the session record");
 		goto out;
 	}
-	n = strlen(out);
 	if (n > TSSO_SESSION_JSON_MAX) {
-		tsso_free_secret(out);
-		out = NULL;
 		tsso_err_set(err, "session.too_large", "session record of %zu bytes (limit %d)", n,
 		             TSSO_SESSION_JSON_MAX);
 		goto out;
 	}
+	out = malloc(n + 1);
+	if (out == NULL || json_dumpb(o, out, n, JSON_COMPACT) != n) {
+		free(out);
+		tsso_err_set(err, "session.invalid", "cannot serialize the session record");
+		goto out;
+	}
+	out[n] = '\0';
 	*ret_json = out;
 	*ret_n = n;
 	rc = 0;
 out:
+	json_wipe_tokens(o);
 	json_decref(o);
 	return rc;
 }
 
-/* Copy a string member within the field limit (limit 0: any length within the record). */
-static int take_str(json_t *v, char **dst, size_t limit)
-{
-	const char *s;
+/* Members in record order; the index is the bit that catches duplicates. */
+static const char *const members[] = {K_VERSION, K_ID,       K_TENANT,    K_ISS,       K_SUB,
+                                      K_SID,     K_CREATED,  K_LAST_SEEN, K_EXPIRES,   K_ID_TOKEN,
+                                      K_ACCESS,  K_ACCESS_X, K_REFRESH,   K_REFRESH_X, K_IDENTITY,
+                                      K_EMBED,   K_EMBED_X};
 
-	if (!json_is_string(v))
-		return -1;
-	s = json_string_value(v);
-	if (strlen(s) != json_string_length(v)) /* embedded NUL */
-		return -1;
-	if (limit > 0 && json_string_length(v) > limit)
-		return -1;
-	return (*dst = strdup(s)) == NULL ? -1 : 0;
-}
+struct parse_ctx {
+	struct tsso_session *s;
+	uint32_t seen;
+};
 
-static int take_int(json_t *v, int64_t *dst)
+/* Take a string member within the field limit (limit 0: any length within the record). */
+static int take_str(struct store_flat_value *v, char **dst, size_t limit)
 {
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
+	if (v->type != STORE_FLAT_STRING || (limit > 0 && v->len > limit))
 		return -1;
-	*dst = (int64_t)json_integer_value(v);
+	*dst = v->str;
+	v->str = NULL;
 	return 0;
 }
 
-static int session_member(struct tsso_session *s, const char *k, json_t *v)
+static int take_int(const struct store_flat_value *v, int64_t *dst)
 {
+	if (v->type != STORE_FLAT_INTEGER || v->num < 0)
+		return -1;
+	*dst = v->num;
+	return 0;
+}
+
+static int session_member(void *arg, const char *k, struct store_flat_value *v)
+{
+	struct parse_ctx *ctx = arg;
+	struct tsso_session *s = ctx->s;
+	size_t i;
+
+	for (i = 0; i < TSSO_ARRAY_LEN(members); i++)
+		if (strcmp(k, members[i]) == 0)
+			break;
+	if (i == TSSO_ARRAY_LEN(members) || (ctx->seen & (1u << i)) != 0)
+		return -1; /* unknown or repeated member */
+	ctx->seen |= 1u << i;
 	if (strcmp(k, K_VERSION) == 0)
-		return json_is_integer(v) && json_integer_value(v) == SESSION_FORMAT ? 0 : -1;
+		return v->type == STORE_FLAT_INTEGER && v->num == SESSION_FORMAT ? 0 : -1;
 	if (strcmp(k, K_ID) == 0) {
-		if (!json_is_string(v) || json_string_length(v) != TSSO_SESSION_ID_LEN)
+		if (v->type != STORE_FLAT_STRING || v->len != TSSO_SESSION_ID_LEN)
 			return -1;
-		memcpy(s->id, json_string_value(v), TSSO_SESSION_ID_LEN + 1);
+		memcpy(s->id, v->str, TSSO_SESSION_ID_LEN + 1);
 		return 0;
 	}
 	if (strcmp(k, K_TENANT) == 0)
@@ -187,56 +225,43 @@ static int session_member(struct tsso_session *s, const char *k, json_t *v)
 	if (strcmp(k, K_REFRESH_X) == 0)
 		return take_int(v, &s->refresh_exp);
 	if (strcmp(k, K_IDENTITY) == 0) {
-		if (!json_is_object(v))
+		json_error_t jerr;
+
+		if (v->type != STORE_FLAT_OBJECT)
 			return -1;
-		s->identity = json_incref(v);
-		return 0;
+		/* Small and not secret: the general parser, strictly. */
+		s->identity = json_loadb(v->raw, v->raw_len, JSON_REJECT_DUPLICATES, &jerr);
+		return json_is_object(s->identity) ? 0 : -1;
 	}
 	if (strcmp(k, K_EMBED) == 0)
 		return take_str(v, &s->embed_token, 0);
-	if (strcmp(k, K_EMBED_X) == 0)
-		return take_int(v, &s->embed_exp);
-	return -1; /* unknown member */
+	return take_int(v, &s->embed_exp); /* K_EMBED_X, the last one */
 }
 
 struct tsso_session *tsso_session_from_json(const char *json, size_t n, struct tsso_err *err)
 {
-	struct tsso_session *s = NULL;
-	json_t *o = NULL, *v;
-	json_error_t jerr;
-	const char *k;
+	struct parse_ctx ctx = {NULL, 0};
 
 	if (n > TSSO_SESSION_JSON_MAX) {
 		tsso_err_set(err, "session.malformed", "session record too large");
 		return NULL;
 	}
-	o = json_loadb(json, n, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(o)) {
-		tsso_err_set(err, "session.malformed", "session record is not a JSON object");
-		goto fail;
-	}
-	s = tsso_session_new();
-	if (s == NULL) {
+	ctx.s = tsso_session_new();
+	if (ctx.s == NULL) {
 		tsso_err_set(err, "session.malformed", "out of memory");
+		return NULL;
+	}
+	if (store_json_flat_parse(json, n, session_member, &ctx) < 0) {
+		tsso_err_set(err, "session.malformed", "bad, repeated or unknown member in record");
 		goto fail;
 	}
-	json_object_foreach(o, k, v)
-	{
-		if (session_member(s, k, v) < 0) {
-			tsso_err_set(err, "session.malformed",
-			             "bad or unknown member in session record");
-			goto fail;
-		}
-	}
-	if (s->tenant == NULL || s->iss == NULL || s->sub == NULL || s->created_ms == 0 ||
-	    s->expires_ms == 0 || !json_is_integer(json_object_get(o, K_VERSION))) {
+	if (ctx.s->tenant == NULL || ctx.s->iss == NULL || ctx.s->sub == NULL ||
+	    ctx.s->created_ms == 0 || ctx.s->expires_ms == 0 || (ctx.seen & 1u) == 0) {
 		tsso_err_set(err, "session.malformed", "session record misses a member");
 		goto fail;
 	}
-	json_decref(o);
-	return s;
+	return ctx.s;
 fail:
-	tsso_session_free(s);
-	json_decref(o);
+	tsso_session_free(ctx.s);
 	return NULL;
 }

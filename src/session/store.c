@@ -98,7 +98,7 @@ int store_revoke(struct tsso_store *st, enum store_field f, const char *tenant, 
 		return tsso_err_set(err, "store.bad_key", "revocation key too long");
 	if (st->redis != NULL)
 		return store_redis_revoke(st->redis, key, now + STORE_REVOKE_SKEW_MS, ttl, err);
-	if (store_markers_raise(st->markers, key, now + ttl, now, now) < 0)
+	if (store_markers_raise(st->revocations, key, now + ttl, now, now) < 0)
 		return tsso_err_set(err, "store.full", "out of memory for revocations");
 	return 0;
 }
@@ -127,7 +127,7 @@ int store_revoked(struct tsso_store *st, const struct tsso_session *s, int64_t n
 			return -1;
 	} else {
 		for (size_t i = 0; i < n; i++)
-			if (store_markers_get(st->markers, kp[i], now, &before[i]) != 1)
+			if (store_markers_get(st->revocations, kp[i], now, &before[i]) != 1)
 				before[i] = -1;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -156,6 +156,16 @@ static int store_config(struct tsso_store *st, const struct tsso_config *cfg, st
 	return 0;
 }
 
+static int store_keyring(struct tsso_store *st, const struct tsso_config *cfg, struct tsso_err *err)
+{
+	if (cfg->session.secret_file == NULL)
+		return tsso_err_set(
+		    err, "store.config",
+		    "session.secret_file: required for the cookie and redis stores");
+	st->keyring = tsso_keyring_load(cfg->session.secret_file, err);
+	return st->keyring != NULL ? 0 : -1;
+}
+
 struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err *err)
 {
 	struct tsso_store *st = calloc(1, sizeof(*st));
@@ -172,13 +182,7 @@ struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err
 	switch (st->kind) {
 	case TSSO_STORE_COOKIE:
 		st->ops = &store_cookie_ops;
-		if (cfg->session.secret_file == NULL) {
-			tsso_err_set(err, "store.config",
-			             "session.secret_file: required for the cookie store");
-			goto fail;
-		}
-		st->keyring = tsso_keyring_load(cfg->session.secret_file, err);
-		if (st->keyring == NULL)
+		if (store_keyring(st, cfg, err) < 0)
 			goto fail;
 		/* The revocation list is shared through Redis when one is configured. */
 		if (cfg->session.redis_url != NULL &&
@@ -200,6 +204,10 @@ struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err
 		break;
 	case TSSO_STORE_REDIS:
 		st->ops = &store_redis_ops;
+		/* Records are sealed at rest: Redis backups and replicas hold no
+		 * usable session or token. */
+		if (store_keyring(st, cfg, err) < 0)
+			goto fail;
 		st->redis = store_redis_new(cfg, err);
 		if (st->redis == NULL)
 			goto fail;
@@ -209,7 +217,9 @@ struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err
 		goto fail;
 	}
 	if (st->redis == NULL &&
-	    (st->markers = store_markers_new(TSSO_STORE_MARKERS_MAX)) == NULL) {
+	    ((st->markers = store_markers_new(TSSO_STORE_MARKERS_MAX)) == NULL ||
+	     (st->kind == TSSO_STORE_COOKIE &&
+	      (st->revocations = store_markers_new(TSSO_STORE_MARKERS_MAX)) == NULL))) {
 		tsso_err_set(err, "store.config", "out of memory");
 		goto fail;
 	}
@@ -225,6 +235,7 @@ void tsso_store_free(struct tsso_store *st)
 		return;
 	tsso_keyring_free(st->keyring);
 	store_markers_free(st->markers);
+	store_markers_free(st->revocations);
 	store_redis_free(st->redis);
 	store_memory_free(st->memory);
 	free(st);
@@ -383,7 +394,8 @@ int tsso_store_health(struct tsso_store *st, struct tsso_err *err)
 
 size_t tsso_store_bytes_used(const struct tsso_store *st)
 {
-	size_t n = sizeof(*st) + store_markers_bytes(st->markers);
+	size_t n =
+	    sizeof(*st) + store_markers_bytes(st->markers) + store_markers_bytes(st->revocations);
 
 	if (st->memory != NULL)
 		n += store_memory_bytes(st->memory);

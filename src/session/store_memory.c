@@ -82,7 +82,9 @@ void *store_memory_new(size_t max_sessions, struct tsso_err *err)
 	pthread_mutex_init(&m->index_lock, NULL);
 	for (size_t i = 0; i < MEM_STRIPES; i++) {
 		struct mem_stripe *sp = &m->stripes[i];
-		size_t nb = pow2_at_least(per, MEM_BUCKETS_MAX);
+		/* Up to four entries per bucket when full: still O(1), a quarter of
+		 * the fixed memory. */
+		size_t nb = pow2_at_least(per / 4, MEM_BUCKETS_MAX);
 
 		pthread_mutex_init(&sp->lock, NULL);
 		sp->buckets = calloc(nb, sizeof(*sp->buckets));
@@ -91,7 +93,7 @@ void *store_memory_new(size_t max_sessions, struct tsso_err *err)
 		sp->mask = nb - 1;
 	}
 	for (size_t i = 0; i < 2; i++) {
-		size_t nb = pow2_at_least(max_sessions, MEM_INDEX_BKTS_MAX);
+		size_t nb = pow2_at_least(max_sessions / 4, MEM_INDEX_BKTS_MAX);
 
 		m->index[i].buckets = calloc(nb, sizeof(*m->index[i].buckets));
 		if (m->index[i].buckets == NULL)

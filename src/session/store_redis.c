@@ -6,7 +6,9 @@
  * window is rewritten at most once per touch period.
  *
  * Keys, under session.redis_key_prefix (default "tsso:"):
- *   s:<id>                         the session JSON, PX = its remaining life
+ *   s:<hash(id)>                   the session record, sealed with the
+ *                                  keyring (AAD "session-record:<tenant>:<hash(id)>"),
+ *                                  PX = its remaining life
  *   rev:<tenant>:<sid|sub>:<hash>  revocation time (ms) from back-channel logout
  *   once:<key>  lock:<key>         single-use markers and lease locks
  * The cookie value is "<id>.<hash(sid)>.<hash(sub)>" so that one MGET finds
@@ -270,6 +272,76 @@ int store_redis_revoked(struct redis_store *r, const char *const *keys, size_t n
 
 /* --- sessions --- */
 
+/* s:<hash of the id>: the key does not reveal a usable session id. */
+static size_t redis_session_key(const struct redis_store *r, const char *id, char *out)
+{
+	char h[STORE_HASH_LEN + 1];
+
+	store_value_hash(id, h);
+	return rkey(r, out, "s:", h);
+}
+
+/* Binds a record to its tenant and to its key: records cannot be swapped. */
+static int record_aad(const char *tenant, const char *id, char *out, size_t outlen)
+{
+	char h[STORE_HASH_LEN + 1];
+	int n;
+
+	store_value_hash(id, h);
+	n = snprintf(out, outlen, "session-record:%s:%s", tenant, h);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* The record as stored: JSON without the id, sealed under the keyring. */
+static int record_seal(const struct tsso_store *st, const struct tsso_session *s, char **ret_sealed,
+                       struct tsso_err *err)
+{
+	struct tsso_session bare = *s; /* shallow: only the id differs */
+	char aad[TSSO_TENANT_ID_MAX + 48], *json = NULL;
+	size_t n = 0;
+	int rc;
+
+	bare.id[0] = '\0';
+	if (record_aad(s->tenant, s->id, aad, sizeof(aad)) < 0)
+		return tsso_err_set(err, "session.invalid", "tenant id too long");
+	if (tsso_session_to_json(&bare, &json, &n, err) < 0)
+		return -1;
+	rc = tsso_aead_seal(st->keyring, aad, json, n, ret_sealed, err);
+	tsso_wipe(json, n);
+	free(json);
+	return rc;
+}
+
+static struct tsso_session *record_open(const struct tsso_store *st, const char *tenant,
+                                        const char *id, const char *sealed, struct tsso_err *err)
+{
+	char aad[TSSO_TENANT_ID_MAX + 48];
+	struct tsso_err e = {0};
+	unsigned char *plain = NULL;
+	struct tsso_session *s;
+	size_t n = 0;
+
+	if (record_aad(tenant, id, aad, sizeof(aad)) < 0) {
+		tsso_err_set(err, "session.none", "bad tenant");
+		return NULL;
+	}
+	if (tsso_aead_open(st->keyring, aad, sealed, &plain, &n, &e) < 0) {
+		/* Another tenant's record, or a record moved to another key,
+		 * fails here too: its AAD differs. */
+		if (strcmp(tsso_err_reason(&e), "aead.unknown_key") == 0)
+			tsso_err_set(err, "session.unknown_key",
+			             "record sealed with a removed key");
+		else
+			tsso_err_set(err, "session.forged", "record failed authentication");
+		return NULL;
+	}
+	s = tsso_session_from_json((const char *)plain, n, err);
+	tsso_wipe(plain, n);
+	free(plain);
+	return s;
+}
+
 static int redis_cookie(const struct tsso_session *s, char **ret_cookie)
 {
 	char hsid[STORE_HASH_LEN + 1] = "", hsub[STORE_HASH_LEN + 1];
@@ -289,14 +361,14 @@ static int redis_put(struct tsso_store *st, const struct tsso_session *s, bool c
                      char **ret_cookie, struct tsso_err *err)
 {
 	struct redis_store *r = st->redis;
-	char k[REDIS_KEY_MAX], *json = NULL, *cookie = NULL;
-	size_t kl = rkey(r, k, "s:", s->id), n = 0;
+	char k[REDIS_KEY_MAX], *sealed = NULL, *cookie = NULL;
+	size_t kl = redis_session_key(r, s->id, k);
 	int64_t ttl = s->expires_ms - store_now(st);
 	int rc = -1, set;
 
 	if (ttl <= 0)
 		return tsso_err_set(err, "session.expired", "session expired");
-	if (tsso_session_to_json(s, &json, &n, err) < 0)
+	if (record_seal(st, s, &sealed, err) < 0)
 		return -1;
 	if (redis_cookie(s, &cookie) < 0) {
 		tsso_err_set(err, "store.unavailable", "out of memory");
@@ -304,7 +376,7 @@ static int redis_put(struct tsso_store *st, const struct tsso_session *s, bool c
 	}
 	/* The key lives exactly as long as the session: Redis drops it itself.
 	 * An update must not bring back a session that ended meanwhile (XX). */
-	set = redis_set(r, k, kl, json, n, ttl, create ? NULL : "XX", err);
+	set = redis_set(r, k, kl, sealed, strlen(sealed), ttl, create ? NULL : "XX", err);
 	if (set < 0)
 		goto out;
 	if (set == 0) {
@@ -316,8 +388,7 @@ static int redis_put(struct tsso_store *st, const struct tsso_session *s, bool c
 	rc = 0;
 out:
 	free(cookie);
-	tsso_wipe(json, n);
-	free(json);
+	free(sealed);
 	return rc;
 }
 
@@ -368,7 +439,7 @@ static int redis_get(struct tsso_store *st, const char *tenant, const char *cook
 
 	if (redis_cookie_parse(cookie, id, hsid, hsub) < 0)
 		return tsso_err_set(err, "session.none", "malformed session cookie");
-	kl[0] = rkey(r, keys[0], "s:", id);
+	kl[0] = redis_session_key(r, id, keys[0]);
 	/* Build the marker keys from the cookie's hashes (verified below). */
 	if (snprintf(rk, sizeof(rk), "rev:%s:sub:%s", tenant, hsub) >= (int)sizeof(rk))
 		return tsso_err_set(err, "session.none", "bad tenant");
@@ -387,10 +458,15 @@ static int redis_get(struct tsso_store *st, const char *tenant, const char *cook
 		tsso_err_set(err, "session.not_found", "no such session");
 		goto out;
 	}
-	s = tsso_session_from_json(e->str, e->len, err);
+	if (strlen(e->str) != e->len) {
+		tsso_err_set(err, "session.forged", "record is not a sealed token");
+		goto out;
+	}
+	s = record_open(st, tenant, id, e->str, err);
 	if (s == NULL)
 		goto out;
-	if (strcmp(s->id, id) != 0 || strcmp(s->tenant, tenant) != 0) {
+	memcpy(s->id, id, sizeof(s->id));
+	if (strcmp(s->tenant, tenant) != 0) {
 		tsso_err_set(err, "session.wrong_tenant", "session of another tenant");
 		goto out;
 	}
@@ -440,7 +516,7 @@ out:
 static int redis_del(struct tsso_store *st, const struct tsso_session *s, struct tsso_err *err)
 {
 	char k[REDIS_KEY_MAX];
-	size_t kl = rkey(st->redis, k, "s:", s->id);
+	size_t kl = redis_session_key(st->redis, s->id, k);
 	const char *argv[] = {"DEL", k};
 	const size_t len[] = {3, kl};
 	redisReply *rep = NULL;
