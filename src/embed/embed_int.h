@@ -128,6 +128,8 @@ int tsso_embed_api_mint(struct tsso_embed_client *c, const struct tsso_identity 
 /* Parse the token API's answer (exposed for tests and the fuzzer). */
 int tsso_embed_api_parse(const char *body, size_t len, long long now, struct tsso_embed_token *ret,
                          struct tsso_err *err) TSSO_WUR;
+/* True when t is a non-empty RFC 6750 b64token. */
+bool tsso_embed_token_charset_ok(const char *t);
 /* Parse "1h", "30m", "90s", "2d", "3600" (seconds); -1 when malformed. */
 long tsso_embed_duration_parse(const char *s);
 /* A short, non-reversible id of an opaque token for the audit line. */
