@@ -467,6 +467,13 @@ static void test_misconfigured(void **state)
 	assert_null(tsso_embed_client_new(&cfg, &t, NULL, NULL, &err));
 	assert_string_equal(err.reason, "embed.misconfigured");
 	assert_null(strstr(err.msg, "abc"));
+	/* An exchange without the embed client secret. */
+	t.embed.scheme = TSSO_EMBED_SIGNED_JWT;
+	t.embed.issuer = (char *)"iss";
+	t.embed.audience = (char *)"aud";
+	t.embed.token_url = (char *)"https://oauth.toucan.example/acme/oauth/oauth-token";
+	assert_null(tsso_embed_client_new(&cfg, &t, NULL, NULL, &err));
+	assert_string_equal(err.reason, "embed.misconfigured");
 }
 
 static int setup(void **state)
