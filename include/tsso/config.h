@@ -77,6 +77,7 @@ struct tsso_tenant_cfg {
 	char *prompt;
 	long max_age; /* -1: not sent */
 	char *acr_values;
+	bool acr_essential; /* request acr as an essential claim and refuse other values */
 	json_t *extra_auth_params; /* object of string -> string, may be NULL */
 	enum tsso_par_mode par;
 

@@ -39,12 +39,16 @@
 #define TSSO_META_REFRESH_S         3600  /* background refresh of discovery + JWKS */
 #define TSSO_META_MAX_STALE_S       86400 /* serve cached metadata this long while the IdP is down */
 #define TSSO_TENANT_MAX_OUTBOUND    8     /* concurrent outbound calls per tenant (isolation) */
+#define TSSO_META_MAX_LIST          256   /* entries of one list member of provider metadata */
 
 /* --- tokens --- */
 #define TSSO_TOKEN_MAX            16384 /* a compact JWS/JWE (ID token, logout token) */
 #define TSSO_TOKEN_MAX_CLAIMS     256   /* members of a token's claims object */
 #define TSSO_CLOCK_LEEWAY_DEFAULT 60    /* seconds */
 #define TSSO_CLOCK_LEEWAY_MAX     300
+#define TSSO_LOGOUT_TOKEN_MAX_AGE 600 /* a logout token whose iat is older is refused */
+#define TSSO_CLAIM_SUB_MAX        255 /* OIDC Core §2: sub is at most 255 ASCII characters */
+#define TSSO_CLIENT_ASSERTION_TTL 60  /* seconds a client assertion JWT lives */
 #define TSSO_EMBED_CONTEXT_MAX    3500 /* Toucan 3.0 embed_context, bytes of JSON */
 #define TSSO_EMBED_TTL_DEFAULT    300
 #define TSSO_EMBED_TTL_MAX        3600

@@ -2,6 +2,9 @@
 #ifndef TSSO_OIDC_TEST_SERVER_H
 #define TSSO_OIDC_TEST_SERVER_H
 
+/* Not every test uses every helper. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,8 +4,14 @@
 Prints "PORTS <https> <http>" once listening, then serves until killed.
 Routes: /ok, /big?n=N (Content-Length), /stream?n=N (chunked, no length),
 /redirect (302 to /ok), /slow (answers after 3 s), /post (echoes the body),
-/retry (503 with Retry-After), /file?name=X (serves a file of the data
-folder, for discovery and JWKS tests).
+/retry (503 with Retry-After).
+
+A fake OpenID Provider for the oidc tests lives under /idp/: GET or POST
+/idp/NAME answers with the file NAME of FETCH_SERVER_ROOT (404 when absent),
+its status from NAME.status and its content type from NAME.ctype when those
+files exist; a POST also records its body in NAME.req, and every
+request's Authorization header goes to NAME.auth. /idp/.well-known/openid-configuration is
+the file "discovery".
 """
 import os
 import ssl
@@ -63,21 +69,46 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, b"late", "text/plain")
         elif u.path == "/retry":
             self.send(503, b"down", "text/plain", {"Retry-After": "7"})
-        elif u.path == "/file":
-            name = os.path.basename(q.get("name", [""])[0])
-            try:
-                with open(os.path.join(ROOT, name), "rb") as f:
-                    self.send(200, f.read())
-            except OSError:
-                self.send(404, b"{}")
+        elif u.path.startswith("/idp/"):
+            self.idp(u.path, None)
         else:
             self.send(404, b"{}")
+
+    def idp(self, path, body):
+        name = path[len("/idp/"):]
+        if name == ".well-known/openid-configuration":
+            name = "discovery"
+        name = os.path.basename(name)
+        base = os.path.join(ROOT, name)
+
+        def read(suffix, default):
+            try:
+                with open(base + suffix, "rb") as f:
+                    return f.read()
+            except OSError:
+                return default
+
+        if body is not None:
+            with open(base + ".req", "wb") as f:
+                f.write(body)
+        with open(base + ".auth", "wb") as f:
+            f.write(self.headers.get("Authorization", "").encode())
+        content = read("", None)
+        if content is None:
+            self.send(404, b"{}")
+            return
+        status = int(read(".status", b"200").strip())
+        ctype = read(".ctype", b"application/json").decode().strip()
+        self.send(status, content, ctype)
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
-        if urlparse(self.path).path == "/post":
+        path = urlparse(self.path).path
+        if path == "/post":
             self.send(200, body, self.headers.get("Content-Type", "text/plain"))
+        elif path.startswith("/idp/"):
+            self.idp(path, body)
         else:
             self.send(404, b"{}")
 
