@@ -46,7 +46,7 @@ static void fx_init(struct api_fx *f, int threshold)
 	f->o.backoff_base_ms = 20;
 	f->o.backoff_max_ms = 60;
 	f->o.breaker_threshold = threshold;
-	f->o.breaker_cooldown_ms = 300;
+	f->o.breaker_cooldown_ms = 500;
 	f->c = tsso_embed_client_new(&f->cfg, &f->t, NULL, &f->o, &err);
 	assert_non_null(f->c);
 	f->id = tsso_identity_new();
@@ -217,7 +217,7 @@ static void test_breaker_opens_and_recovers(void **state)
 	assert_int_equal(tsso_embed_client_retry_after(f.c), 1);
 
 	/* After the cool-down one probe goes out; it fails: open again. */
-	srv_sleep_ms(320);
+	srv_sleep_ms(520);
 	assert_int_equal(mint(&f, &tok, &err), -1);
 	assert_int_equal(srv_requests(&S), 4);
 	assert_int_equal(mint(&f, &tok, &err), -1);
@@ -226,7 +226,7 @@ static void test_breaker_opens_and_recovers(void **state)
 
 	/* Toucan is back: the next probe succeeds and the breaker closes. */
 	srv_reset(&S, up, 1);
-	srv_sleep_ms(320);
+	srv_sleep_ms(520);
 	assert_int_equal(mint(&f, &tok, &err), 0);
 	tsso_embed_token_clear(&tok);
 	assert_int_equal(mint(&f, &tok, &err), 0);
