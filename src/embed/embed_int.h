@@ -45,6 +45,8 @@ int tsso_embed_key_read(const char *dir, const char *kid, char **ret_pem, size_t
                         struct tsso_err *err) TSSO_WUR;
 /* Delete dir/<kid>.pem (best effort, for pruning expired keys). */
 void tsso_embed_key_delete(const char *dir, const char *kid);
+/* dir is a directory that neither group nor others may write to. */
+int tsso_embed_dir_check(const char *dir, struct tsso_err *err) TSSO_WUR;
 /* True when dir holds a file ending in .pem. */
 bool tsso_embed_dir_has_pem(const char *dir);
 /* Exclusive lock on dir for the keys commands (keys.locked when held). */

@@ -277,7 +277,8 @@ struct tsso_embed_keystore *tsso_embed_keystore_load(const char *keys_dir, long 
 	}
 	if (keys_dir == NULL)
 		return ks;
-	if (tsso_embed_meta_read(keys_dir, &m, &exists, err) < 0)
+	if (tsso_embed_meta_read(keys_dir, &m, &exists, err) < 0 ||
+	    (exists && tsso_embed_dir_check(keys_dir, err) < 0))
 		goto fail;
 	for (size_t i = 0; i < m.n; i++) {
 		struct tsso_err kerr = {0};

@@ -240,6 +240,8 @@ static void test_refusals(void **state)
 	assert_int_equal(chmod(dir, 0770), 0);
 	assert_int_equal(tsso_embed_keys_rotate(dir, NULL, T0, 10, NULL, &err), -1);
 	assert_string_equal(err.reason, "keys.permissions");
+	assert_null(tsso_embed_keystore_load(dir, T0, &err)); /* and by the daemon */
+	assert_string_equal(err.reason, "keys.permissions");
 	assert_int_equal(chmod(dir, 0700), 0);
 
 	free(p);
