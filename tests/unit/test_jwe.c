@@ -108,7 +108,8 @@ static void test_decrypt(void **state)
 	struct keys *k = *state;
 	static const char *const rsa_ok[] = {"rsa-oaep-a128gcm", "rsa-oaep-a256gcm",
 	                                     "rsa-oaep-a128cbc-hs256", "rsa-oaep-a256cbc-hs512"};
-	static const char *const ec_ok[] = {"ecdh-es-a256gcm", "ecdh-es-a128cbc-hs256"};
+	static const char *const ec_ok[] = {"ecdh-es-a256gcm", "ecdh-es-a128cbc-hs256",
+	                                    "ecdh-es-apu-a256gcm"};
 
 	for (size_t i = 0; i < TSSO_ARRAY_LEN(rsa_ok); i++) {
 		char *t = fixture(rsa_ok[i]);
@@ -210,6 +211,35 @@ static void test_malformed(void **state)
 	free(kid);
 }
 
+/* RFC 7516 §A.1 (RSA-OAEP + A256GCM) decrypts; §A.2 (RSA1_5 +
+ * A128CBC-HS256), with its own key, is refused by policy. */
+static void test_rfc7516(void **state)
+{
+	struct tsso_err err = {0};
+	struct tsso_jwe_key *a1 = tsso_jwe_key_load_pem(DATA "rfc7516-a1.pem", NULL, &err);
+	struct tsso_jwe_key *a2 = tsso_jwe_key_load_pem(DATA "rfc7516-a2.pem", NULL, &err);
+	char *t1 = fixture("rfc7516-a1"), *t2 = fixture("rfc7516-a2");
+	char *plain = NULL;
+	(void)state;
+
+	assert_non_null(a1);
+	assert_non_null(a2);
+	assert_int_equal(tsso_jwe_decrypt(a1, t1, &plain, &err), 0);
+	assert_string_equal(plain,
+	                    "The true sign of intelligence is not knowledge but imagination.");
+	free(plain);
+	/* The other RFC key cannot decrypt it. */
+	assert_int_equal(tsso_jwe_decrypt(a2, t1, &plain, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "jwe.decrypt_failed");
+	tsso_err_clear(&err);
+	assert_int_equal(tsso_jwe_decrypt(a2, t2, &plain, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "jwe.alg_not_allowed");
+	free(t1);
+	free(t2);
+	tsso_jwe_key_free(a1);
+	tsso_jwe_key_free(a2);
+}
+
 static void test_key_loading(void **state)
 {
 	static const struct {
@@ -236,7 +266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_decrypt),     cmocka_unit_test(test_alg_policy),
 	    cmocka_unit_test(test_tampering),   cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_key_loading),
+	    cmocka_unit_test(test_key_loading), cmocka_unit_test(test_rfc7516),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
