@@ -95,4 +95,7 @@
 #define TSSO_MAPPING_REGEX_HEAP_LIMIT  1024   /* pcre2_set_heap_limit, KiB */
 #define TSSO_AI_USER_MAX              16384 /* Toucan AI "user" object, bytes of JSON (ours) */
 
+/* --- URLs (return_to, configured and discovered endpoints) --- */
+#define TSSO_URL_MAX 8192 /* bytes of one URL given to the URL parser */
+
 #endif

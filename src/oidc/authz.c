@@ -111,7 +111,7 @@ struct tsso_login_state *tsso_login_state_from_json(const json_t *j, struct tsso
 	    !token_chars(state, 16, OIDC_RANDOM_MAX) || !token_chars(nonce, 16, OIDC_RANDOM_MAX) ||
 	    /* RFC 7636 §4.1: 43 to 128 characters. */
 	    !token_chars(cv, 43, 128) || (rt != NULL && strlen(rt) > TSSO_RETURN_TO_MAX) ||
-	    max_age < -1 || max_age > 0x7fffffffL)
+	    max_age < -1 || max_age > 0x7fffffffL || iat < 0 || iat > OIDC_TIME_MAX)
 		goto bad;
 	ls = calloc(1, sizeof(*ls));
 	if (ls == NULL)

@@ -270,11 +270,20 @@ static int finish_tokens(struct tsso_idp *idp, const struct oidc_meta *meta, str
 	struct tsso_strlist acr = {0};
 	char *acr_v[1];
 	struct tsso_jws *jws = NULL;
+	const char *typ;
 	json_t *claims;
 	int rc = -1;
 
 	if (oidc_jwt_verify(idp, meta, t->id_token, now, &oidc_id_token_reasons, &jws, err) != 0)
 		goto out;
+	/* Explicitly typed tokens of another kind (RFC 8725 §3.11) are not ID
+	 * tokens: a logout token or a JWT access token cannot log anyone in. */
+	typ = oidc_json_str(tsso_jws_header(jws), "typ");
+	if (typ != NULL &&
+	    (strcasestr(typ, "logout+jwt") != NULL || strcasestr(typ, "at+jwt") != NULL)) {
+		tsso_err_set(err, "id_token.malformed", "the token is typed as another kind");
+		goto out;
+	}
 	claims = tsso_jws_claims(jws);
 	x.alg = tsso_jws_alg(jws);
 	x.access_token = t->access_token;

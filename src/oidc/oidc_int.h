@@ -36,7 +36,11 @@ int oidc_form_escape(struct tsso_buf *b, const char *s) TSSO_WUR;
 json_t *oidc_json_object(const char *text, size_t len);
 /* Borrowed string member, NULL when absent or not a string. */
 const char *oidc_json_str(const json_t *obj, const char *name);
-/* A JSON number as whole seconds: 0 when it is one, -1 otherwise. */
+/* Largest |time| accepted in a claim (year ~285 million): arithmetic with it
+ * cannot overflow. */
+#define OIDC_TIME_MAX 9000000000000000LL
+/* A JSON number as whole seconds within ±OIDC_TIME_MAX: 0 when it is one, -1
+ * otherwise. */
 int oidc_json_time(const json_t *v, long long *ret);
 /* Copy an error code from a peer if it is a plain token ([A-Za-z0-9_.-],
  * 1-64 chars); else "invalid". For messages and pages. */

@@ -71,15 +71,20 @@ int oidc_json_time(const json_t *v, long long *ret)
 {
 	double d;
 
+	/* Bounded so that adding a leeway or a max_age can never overflow. */
 	if (json_is_integer(v)) {
-		*ret = (long long)json_integer_value(v);
+		json_int_t i = json_integer_value(v);
+
+		if (i < -OIDC_TIME_MAX || i > OIDC_TIME_MAX)
+			return -1;
+		*ret = (long long)i;
 		return 0;
 	}
 	if (!json_is_real(v))
 		return -1;
 	d = json_real_value(v);
 	/* NumericDate may carry fractions (RFC 7519 §2); keep whole seconds. */
-	if (!isfinite(d) || d < -9.0e15 || d > 9.0e15)
+	if (!isfinite(d) || d < (double)-OIDC_TIME_MAX || d > (double)OIDC_TIME_MAX)
 		return -1;
 	*ret = (long long)d;
 	if ((double)*ret > d) /* round toward the past, like floor() */
@@ -120,7 +125,7 @@ static bool loopback_host(const char *host)
 bool oidc_url_ok(const char *url, bool development)
 {
 	CURLU *u;
-	char *scheme = NULL, *host = NULL, *frag = NULL;
+	char *scheme = NULL, *host = NULL, *frag = NULL, *user = NULL;
 	bool ok = false;
 
 	if (url == NULL || strlen(url) > TSSO_HTTP_MAX_URL)
@@ -132,8 +137,11 @@ bool oidc_url_ok(const char *url, bool development)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		goto out;
-	/* A fragment has no place in an endpoint (RFC 6749 §3.1). */
+	/* A fragment has no place in an endpoint (RFC 6749 §3.1), nor do
+	 * credentials (they would be sent to whoever the host is). */
 	if (curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
 		goto out;
 	if (strcmp(scheme, "https") == 0)
 		ok = true;
@@ -143,6 +151,7 @@ out:
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(frag);
+	curl_free(user);
 	curl_url_cleanup(u);
 	return ok;
 }

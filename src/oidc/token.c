@@ -25,8 +25,15 @@ static int dup_str(const json_t *o, const char *name, char **ret)
 	if (v == NULL)
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > TSSO_TOKEN_MAX ||
-	    strlen(json_string_value(v)) != json_string_length(v))
+	    json_string_length(v) > TSSO_TOKEN_MAX)
+		return -1;
+	/* Tokens are printable ASCII without spaces (RFC 6750 §2.1 b64token,
+	 * RFC 6749 Appendix A.12-A.17): nothing that could split a header
+	 * when the access token is sent to UserInfo. */
+	for (const char *p = json_string_value(v); *p != '\0'; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return -1;
+	if (strlen(json_string_value(v)) != json_string_length(v))
 		return -1;
 	*ret = strdup(json_string_value(v));
 	return *ret != NULL ? 0 : -1;

@@ -195,12 +195,16 @@ static void test_login_state_json(void **state)
 	json_object_set_new(bad, "cv", json_string("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
 	json_object_set_new(bad, "iat", json_string("1800000000"));
 	assert_null(tsso_login_state_from_json(bad, &err));
+	json_object_set_new(bad, "iat", json_integer(INT64_MIN));
+	assert_null(tsso_login_state_from_json(bad, &err));
 	json_object_set_new(bad, "iat", json_integer(OP_NOW));
 	back = tsso_login_state_from_json(bad, &err);
 	assert_non_null(back); /* the repaired copy is accepted again */
 	tsso_login_state_free(back);
 	json_decref(bad);
-	assert_null(tsso_login_state_from_json(json_string("x"), &err));
+	bad = json_string("x");
+	assert_null(tsso_login_state_from_json(bad, &err));
+	json_decref(bad);
 	json_decref(j);
 	tsso_login_state_free(ls);
 }

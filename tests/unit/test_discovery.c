@@ -112,6 +112,9 @@ static void test_parse_table(void **state)
 	    "discovery.malformed");
 	assert_string_equal(parse(with("jwks_uri", json_string(ISS "/keys#frag")), false),
 	                    "discovery.malformed");
+	assert_string_equal(
+	    parse(with("jwks_uri", json_string("https://u:p@idp.example/keys")), false),
+	    "discovery.malformed");
 	assert_string_equal(parse(with("jwks_uri", json_string("javascript:alert(1)")), false),
 	                    "discovery.malformed");
 	assert_string_equal(parse(with("userinfo_endpoint", json_integer(3)), false),
@@ -136,8 +139,12 @@ static void test_parse_table(void **state)
 	assert_null(oidc_meta_parse(bad2, strlen(bad2), ISS, false, &err));
 	assert_string_equal(tsso_err_reason(&err), "discovery.malformed");
 	/* Known algorithms only; "none" is dropped from what is advertised. */
-	s = json_dumps(with("authorization_response_iss_parameter_supported", json_true()),
-	               JSON_COMPACT);
+	{
+		json_t *d = with("authorization_response_iss_parameter_supported", json_true());
+
+		s = json_dumps(d, JSON_COMPACT);
+		json_decref(d);
+	}
 	m = oidc_meta_parse(s, strlen(s), ISS, false, &err);
 	assert_non_null(m);
 	assert_true(m->iss_parameter_supported);

@@ -125,6 +125,10 @@ static void set_exp_real(json_t *c)
 {
 	json_object_set_new(c, "exp", json_real((double)OP_NOW + 300.5));
 }
+static void set_exp_huge(json_t *c)
+{
+	json_object_set_new(c, "exp", json_integer(INT64_MAX));
+}
 static void del_iat(json_t *c)
 {
 	json_object_del(c, "iat");
@@ -240,6 +244,7 @@ static const struct {
     {"exp within leeway", set_exp_in_leeway, "ok"},
     {"exp string", set_exp_string, "id_token.malformed"},
     {"exp fractional", set_exp_real, "ok"},
+    {"exp overflowing", set_exp_huge, "id_token.malformed"},
     {"iat missing", del_iat, "id_token.iat_missing"},
     {"iat future", set_iat_future, "id_token.iat_future"},
     {"iat within leeway", set_iat_in_leeway, "ok"},
@@ -432,6 +437,16 @@ static char *tok_duplicate_iss(const char *nonce)
 	json_decref(c);
 	return t;
 }
+static char *tok_logout_typed(const char *nonce)
+{
+	json_t *c = op_claims(&op, nonce);
+	char *t = op_sign_raw(
+	    &op.rs, "RS256",
+	    json_pack("{s:s, s:s, s:s}", "alg", "RS256", "kid", "rs1", "typ", "logout+jwt"), c);
+
+	json_decref(c);
+	return t;
+}
 static char *tok_jwe(const char *nonce)
 {
 	(void)nonce;
@@ -450,6 +465,7 @@ static void test_signature_checks(void **state)
 	assert_string_equal(login_token(tok_garbage), "id_token.malformed");
 	assert_string_equal(login_token(tok_duplicate_iss), "id_token.malformed");
 	assert_string_equal(login_token(tok_jwe), "id_token.decrypt_failed");
+	assert_string_equal(login_token(tok_logout_typed), "id_token.malformed");
 	/* Without kid: fine with exactly one RSA key, ambiguous with two. */
 	assert_string_equal(login_token(tok_no_kid_rs), "ok");
 	op_publish_keys(&op, true);

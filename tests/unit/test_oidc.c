@@ -1,4 +1,5 @@
-/* Unit tests for src/oidc/fetch.c against a loopback HTTP(S) server. */
+/* Unit tests for src/oidc/fetch.c against a loopback HTTP(S) server, and the facade: refresh,
+ * RP-initiated logout, concurrent use. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,20 +15,25 @@
 #include "tsso/err.h"
 #include "tsso/fetch.h"
 
+#include "oidc_test_op.h"
 #include "oidc_test_server.h"
 
 static struct test_server srv;
+static struct test_op op;
 
 static int group_setup(void **state)
 {
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	return test_server_start(&srv, NULL);
+	if (test_server_start(&srv, NULL) != 0 || op_start(&op) != 0)
+		return -1;
+	return op_idp(&op) != NULL ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
+	op_stop(&op);
 	test_server_stop(&srv);
 	curl_global_cleanup();
 	return 0;
@@ -272,6 +278,158 @@ static void test_fetch_busy(void **state)
 	tsso_fetcher_free(other);
 }
 
+/* Answer the refresh grant with an ID token whose claims mut changes. */
+static void refresh_response(void (*mut)(json_t *c), bool with_id_token)
+{
+	json_t *c = op_claims(&op, NULL);
+	char *tok;
+
+	if (mut != NULL)
+		mut(c);
+	tok = op_sign(&op.rs, c);
+	op_token_response(&op, with_id_token ? tok : NULL, "access-token-2");
+	free(tok);
+	json_decref(c);
+}
+
+static void sub_other(json_t *c)
+{
+	json_object_set_new(c, "sub", json_string("user-2"));
+}
+
+static void iss_other(json_t *c)
+{
+	json_object_set_new(c, "iss", json_string("https://evil.example/idp"));
+}
+
+static const char *refresh(struct tsso_oidc_result *ret)
+{
+	static struct tsso_err err;
+	struct tsso_oidc_result r = {0};
+
+	tsso_err_clear(&err);
+	if (tsso_idp_refresh(op.idp, "rt-1", "user-1", OP_NOW, &r, &err) != 0)
+		return tsso_err_reason(&err);
+	if (ret != NULL)
+		*ret = r;
+	else
+		tsso_oidc_result_free(&r);
+	return "ok";
+}
+
+/* OIDC Core §12.2: a refreshed ID token is validated like the first, same
+ * iss and sub. */
+static void test_refresh(void **state)
+{
+	struct tsso_oidc_result r = {0};
+	char *req;
+
+	(void)state;
+	op_remove(&op, "token.status");
+	refresh_response(NULL, true);
+	assert_string_equal(refresh(&r), "ok");
+	assert_string_equal(r.sub, "user-1");
+	assert_non_null(r.claims);
+	assert_string_equal(r.access_token, "access-token-2");
+	assert_string_equal(r.refresh_token, "rt-1");
+	tsso_oidc_result_free(&r);
+	req = op_read(&op, "token.req");
+	assert_string_equal(req, "grant_type=refresh_token&refresh_token=rt-1");
+	free(req);
+	refresh_response(sub_other, true);
+	assert_string_equal(refresh(NULL), "id_token.sub_mismatch");
+	refresh_response(iss_other, true);
+	assert_string_equal(refresh(NULL), "id_token.iss_mismatch");
+	/* No new ID token: the access token alone, same subject. */
+	refresh_response(NULL, false);
+	assert_string_equal(refresh(&r), "ok");
+	assert_null(r.claims);
+	assert_string_equal(r.sub, "user-1");
+	assert_string_equal(r.access_token, "access-token-2");
+	tsso_oidc_result_free(&r);
+	op_write(&op, "token", "{\"error\":\"invalid_grant\"}");
+	op_write(&op, "token.status", "400");
+	assert_string_equal(refresh(NULL), "token.error");
+	op_remove(&op, "token.status");
+}
+
+static void test_end_session_url(void **state)
+{
+	struct tsso_err err = {0};
+	char *url = NULL, expect[300];
+	json_t *d;
+
+	(void)state;
+	assert_int_equal(tsso_idp_end_session_url(op.idp, "hint.jwt.sig",
+	                                          "https://app.example.com/bye", "st", OP_NOW, &url,
+	                                          &err),
+	                 0);
+	snprintf(
+	    expect, sizeof(expect),
+	    "%s/logout?id_token_hint=hint.jwt.sig&client_id=toucan-sso&post_logout_redirect_uri="
+	    "https%%3A%%2F%%2Fapp.example.com%%2Fbye&state=st",
+	    op.issuer);
+	assert_string_equal(url, expect);
+	free(url);
+	url = NULL;
+	assert_int_equal(tsso_idp_end_session_url(op.idp, NULL, "https://evil.example/bye", NULL,
+	                                          OP_NOW, &url, &err),
+	                 -1);
+	assert_string_equal(tsso_err_reason(&err), "logout.redirect_not_allowed");
+	assert_null(url);
+	d = op_discovery(&op);
+	json_object_del(d, "end_session_endpoint");
+	op_write_json(&op, "discovery", d);
+	assert_non_null(op_idp(&op));
+	assert_int_equal(tsso_idp_end_session_url(op.idp, NULL, NULL, NULL, OP_NOW, &url, &err),
+	                 -1);
+	assert_string_equal(tsso_err_reason(&err), "logout.no_end_session");
+	op_write_json(&op, "discovery", op_discovery(&op));
+	assert_non_null(op_idp(&op));
+}
+
+static void *logout_worker(void *arg)
+{
+	const char *tok = arg;
+	long ok = 0;
+
+	for (int i = 0; i < 20; i++) {
+		struct tsso_logout_claims c = {0};
+		struct tsso_err err = {0};
+
+		if (tsso_idp_validate_logout_token(op.idp, tok, OP_NOW, &c, &err) == 0)
+			ok++;
+		tsso_logout_claims_free(&c);
+	}
+	return (void *)ok;
+}
+
+/* Readers keep validating while the metadata and keys are swapped under them. */
+static void test_concurrent_swap(void **state)
+{
+	json_t *c = json_pack("{s:s, s:s, s:I, s:s, s:s, s:{s:{}}}", "iss", op.issuer, "aud",
+	                      OP_CLIENT_ID, "iat", (json_int_t)OP_NOW, "jti", "j", "sub", "user-1",
+	                      "events", "http://schemas.openid.net/event/backchannel-logout");
+	char *tok = op_sign(&op.rs, c);
+	struct tsso_err err = {0};
+	pthread_t t[4];
+
+	(void)state;
+	assert_int_equal(tsso_idp_refresh_metadata(op.idp, OP_NOW, true, &err), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, logout_worker, tok), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(tsso_idp_refresh_metadata(op.idp, OP_NOW, true, &err), 0);
+	for (int i = 0; i < 4; i++) {
+		void *ok;
+
+		pthread_join(t[i], &ok);
+		assert_int_equal((long)ok, 20);
+	}
+	free(tok);
+	json_decref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +443,9 @@ int main(void)
 	    cmocka_unit_test(test_fetch_schemes),
 	    cmocka_unit_test(test_fetch_connect_refused),
 	    cmocka_unit_test(test_fetch_busy),
+	    cmocka_unit_test(test_refresh),
+	    cmocka_unit_test(test_end_session_url),
+	    cmocka_unit_test(test_concurrent_swap),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
