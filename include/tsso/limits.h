@@ -77,23 +77,24 @@
 #define TSSO_RETURN_TO_MAX            2048
 
 /* --- claim mapping (rules are operator-written, claims IdP-controlled) --- */
-#define TSSO_MAPPING_MAX_ATTRIBUTES   64    /* attribute rules per tenant */
-#define TSSO_MAPPING_MAX_SOURCES      8     /* alternatives in one rule's "first_of" */
-#define TSSO_MAPPING_MAX_TRANSFORMS   16    /* steps in one rule's "transforms" */
-#define TSSO_MAPPING_MAX_CONDITIONS   32    /* conditions in "access"/"admin_if"/"maker_if", all levels */
-#define TSSO_MAPPING_MAX_COND_DEPTH   4     /* nesting of all/any/not */
-#define TSSO_MAPPING_MAX_PATH         16    /* segments of a claim path */
-#define TSSO_MAPPING_MAX_NAME         256   /* bytes of a claim or attribute name */
-#define TSSO_MAPPING_MAX_LIST         1024  /* entries of a lookup table or allow/deny list */
-#define TSSO_MAPPING_MAX_PATTERN      512   /* bytes of a regular expression */
-#define TSSO_MAPPING_MAX_VALUES       256   /* strings in one list value (claim or result) */
-#define TSSO_MAPPING_MAX_STRING       1024  /* bytes of one string value (claim or result) */
-#define TSSO_MAPPING_MAX_CONSTANT     4096  /* bytes of JSON of a constant or "privileges" */
-#define TSSO_MAPPING_MAX_DISTRIBUTED  4     /* distributed claims resolved per login */
+#define TSSO_MAPPING_MAX_ATTRIBUTES    64     /* attribute rules per tenant */
+#define TSSO_MAPPING_MAX_SOURCES       8      /* alternatives in one rule's "first_of" */
+#define TSSO_MAPPING_MAX_TRANSFORMS    16     /* steps in one rule's "transforms" */
+#define TSSO_MAPPING_MAX_CONDITIONS    32     /* conditions of one tenant, all levels */
+#define TSSO_MAPPING_MAX_COND_DEPTH    4      /* nesting of all/any/not */
+#define TSSO_MAPPING_MAX_PATH          16     /* segments of a claim path */
+#define TSSO_MAPPING_MAX_NAME          256    /* bytes of a claim or attribute name */
+#define TSSO_MAPPING_MAX_LIST          1024   /* entries of a lookup table or allow/deny list */
+#define TSSO_MAPPING_MAX_PATTERN       512    /* bytes of a regular expression */
+#define TSSO_MAPPING_MAX_VALUES        256    /* strings in one list value (claim or result) */
+#define TSSO_MAPPING_MAX_STRING        1024   /* bytes of one string value (claim or result) */
+#define TSSO_MAPPING_MAX_CONSTANT      4096   /* bytes of JSON of a constant or "privileges" */
+#define TSSO_MAPPING_MAX_DISTRIBUTED   4      /* distributed claims resolved per login */
 #define TSSO_MAPPING_REGEX_MATCH_LIMIT 100000 /* pcre2_set_match_limit: backtracking steps */
 #define TSSO_MAPPING_REGEX_DEPTH_LIMIT 1000   /* pcre2_set_depth_limit: nested backtracking */
 #define TSSO_MAPPING_REGEX_HEAP_LIMIT  1024   /* pcre2_set_heap_limit, KiB */
-#define TSSO_AI_USER_MAX              16384 /* Toucan AI "user" object, bytes of JSON (ours) */
+#define TSSO_MAPPING_REGEX_BUDGET_MS   100    /* regex time per login, all rules together */
+#define TSSO_AI_USER_MAX               16384  /* Toucan AI "user" object, bytes of JSON (ours) */
 
 /* --- URLs (return_to, configured and discovered endpoints) --- */
 #define TSSO_URL_MAX 8192 /* bytes of one URL given to the URL parser */

@@ -24,8 +24,12 @@
  *   mapping.claims_unavailable resolving a distributed claim failed (the
  *                              IdP's endpoint: answer 502/503)
  *   mapping.regex_limit        a regex hit its match/depth/heap limit on a
- *                              hostile value
+ *                              hostile value, or the login's regex time
+ *                              budget (TSSO_MAPPING_REGEX_BUDGET_MS) is spent
  *   mapping.regex_failed       a regex or substitution failed otherwise
+ *   mapping.internal           out of memory (answer 500)
+ *
+ * Presets are read from disk at compile time only (configuration load).
  */
 #ifndef TSSO_MAPPING_H
 #define TSSO_MAPPING_H
@@ -57,6 +61,10 @@ struct tsso_mapping_refusal {
  * as Microsoft Graph). On success *ret_value is a new JSON value for the
  * claim (a string array for groups) and 0 is returned; on failure -1 with
  * err set (the mapping reports mapping.claims_unavailable with err's text).
+ * The endpoint comes from the IdP (only https:// endpoints are passed on):
+ * check it against an allow-list (e.g. the Microsoft Graph host) before any
+ * request, or a hostile IdP makes the daemon fetch URLs of its choosing.
+ * Aggregated claims (a JWT from another issuer) are refused, never passed.
  */
 struct tsso_mapping_resolver {
 	int (*resolve)(void *opaque, const char *claim, const char *endpoint, json_t **ret_value,

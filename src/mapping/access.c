@@ -103,7 +103,11 @@ static int operand_compile(struct map_cc *cc, const char *key, const json_t *j, 
 		if (!json_is_array(v) || json_array_size(v) == 0 ||
 		    json_array_size(v) > TSSO_MAPPING_MAX_LIST)
 			goto bad;
-		json_array_foreach(v, i, e) if (!scalar(e)) goto bad;
+		json_array_foreach(v, i, e)
+		{
+			if (!scalar(e))
+				goto bad;
+		}
 		break;
 	}
 	case MAP_OP_AT_LEAST: {
@@ -252,7 +256,11 @@ static bool list_has(const json_t *list, const json_t *x)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(list, i, e) if (json_equal(e, x)) return true;
+	json_array_foreach(list, i, e)
+	{
+		if (json_equal(e, x))
+			return true;
+	}
 	return false;
 }
 
@@ -261,14 +269,12 @@ static long order_index(const json_t *order, const json_t *x)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(order, i, e) if (json_equal(e, x)) return (long)i;
+	json_array_foreach(order, i, e)
+	{
+		if (json_equal(e, x))
+			return (long)i;
+	}
 	return -1;
-}
-
-static bool empty(const json_t *v)
-{
-	return v == NULL || (json_is_string(v) && json_string_length(v) == 0) ||
-	       (json_is_array(v) && json_array_size(v) == 0);
 }
 
 /* The test itself; sets *what to a description of a failure. */
@@ -277,7 +283,7 @@ static bool test_holds(const struct map_cond *c, const json_t *v, const char **w
 	switch (c->op) {
 	case MAP_OP_EXISTS:
 		*what = json_is_true(c->operand) ? "is missing or empty" : "is present";
-		return empty(v) != json_is_true(c->operand);
+		return map_value_empty(v) != json_is_true(c->operand);
 	case MAP_OP_EQUALS:
 		*what = json_is_array(v) ? "is a list, not one value" : "is not the expected value";
 		return v != NULL && json_equal(v, c->operand);
@@ -297,7 +303,11 @@ static bool test_holds(const struct map_cond *c, const json_t *v, const char **w
 		                         : "is not a list (use in)";
 		if (!json_is_array(v))
 			return false;
-		json_array_foreach(v, i, e) if (list_has(c->operand, e)) return true;
+		json_array_foreach(v, i, e)
+		{
+			if (list_has(c->operand, e))
+				return true;
+		}
 		return false;
 	}
 	case MAP_OP_AT_LEAST:
@@ -330,6 +340,8 @@ int map_cond_eval(struct map_run *r, const struct map_cond *c, struct tsso_buf *
 		for (size_t i = 0; i < c->n_sub; i++)
 			if ((rc = map_cond_eval(r, &c->sub[i], NULL)) != 0)
 				return rc;
+		if (fail != NULL && r->failed_cond == NULL)
+			r->failed_cond = c->name;
 		if (fail != NULL)
 			map_note(fail, "%s: none of the alternatives holds%s%s%s", c->name,
 			         c->description ? " (" : "", c->description ? c->description : "",
@@ -337,6 +349,8 @@ int map_cond_eval(struct map_run *r, const struct map_cond *c, struct tsso_buf *
 		return 0;
 	case MAP_COND_NOT:
 		rc = map_cond_eval(r, &c->sub[0], NULL);
+		if (rc == 1 && fail != NULL && r->failed_cond == NULL)
+			r->failed_cond = c->name;
 		if (rc == 1 && fail != NULL)
 			map_note(fail, "%s: the negated condition holds%s%s%s", c->name,
 			         c->description ? " (" : "", c->description ? c->description : "",
@@ -352,6 +366,8 @@ int map_cond_eval(struct map_run *r, const struct map_cond *c, struct tsso_buf *
 	if (rc == 0 && fail != NULL) {
 		const struct map_source *s = &c->value.src[0];
 
+		if (r->failed_cond == NULL)
+			r->failed_cond = c->name;
 		map_note(fail, "%s: %s %s %s (test: %s)%s%s%s", c->name,
 		         s->kind == MAP_SRC_USERINFO ? "UserInfo claim" : "claim",
 		         s->kind == MAP_SRC_VALUE ? "(constant)" : s->path.text, what,

@@ -35,7 +35,7 @@ int map_refuse(struct map_run *r, const char *rule, const char *reason, const ch
 	return -1;
 }
 
-static bool empty(const json_t *v)
+bool map_value_empty(const json_t *v)
 {
 	return v == NULL || (json_is_string(v) && json_string_length(v) == 0) ||
 	       (json_is_array(v) && json_array_size(v) == 0);
@@ -105,7 +105,7 @@ int map_rule_eval(struct map_run *r, const struct map_rule *rule, json_t **ret)
 	for (size_t i = 0; i < rule->n_src && from == NULL; i++) {
 		if (map_source_get(r, rule->name, &rule->src[i], &got) < 0)
 			return -1;
-		if (!empty(got))
+		if (!map_value_empty(got))
 			from = &rule->src[i];
 	}
 	if (from != NULL) {
@@ -113,19 +113,19 @@ int map_rule_eval(struct map_run *r, const struct map_rule *rule, json_t **ret)
 		if (input_check(r, rule, src, got) < 0)
 			return -1;
 		if ((v = json_deep_copy(got)) == NULL)
-			return map_refuse(r, rule->name, "mapping.too_large", "%s: out of memory",
+			return map_refuse(r, rule->name, "mapping.internal", "%s: out of memory",
 			                  rule->name);
 		for (size_t i = 0; i < rule->n_xf && v != NULL; i++)
 			if (map_xf_run(r, rule->name, i, &rule->xf[i], &v) < 0)
 				goto fail;
 	}
-	if (empty(v) && rule->dflt != NULL) {
+	if (map_value_empty(v) && rule->dflt != NULL) {
 		json_decref(v);
 		if ((v = json_deep_copy(rule->dflt)) == NULL)
-			return map_refuse(r, rule->name, "mapping.too_large", "%s: out of memory",
+			return map_refuse(r, rule->name, "mapping.internal", "%s: out of memory",
 			                  rule->name);
 	}
-	if (empty(v) && rule->required) {
+	if (map_value_empty(v) && rule->required) {
 		char names[600] = "";
 		size_t off = 0;
 
@@ -192,11 +192,11 @@ static int size_check(struct map_run *r, const struct tsso_identity *id,
 			    "in the tenant file or a mapping.workspace_id rule");
 	}
 	if (j == NULL)
-		return map_refuse(r, "mapping", "mapping.too_large", "mapping: out of memory");
+		return map_refuse(r, "mapping", "mapping.internal", "mapping: out of memory");
 	dump = json_dumps(j, JSON_COMPACT);
 	n = dump != NULL ? strlen(dump) : 0;
 	if (dump == NULL)
-		map_refuse(r, "mapping", "mapping.too_large", "mapping: out of memory");
+		map_refuse(r, "mapping", "mapping.internal", "mapping: out of memory");
 	else if (n > max)
 		map_refuse(
 		    r, "mapping", "mapping.too_large",
@@ -208,7 +208,7 @@ static int size_check(struct map_run *r, const struct tsso_identity *id,
 		rc = 0;
 	if (rc == 0 && ret_pretty != NULL &&
 	    (*ret_pretty = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)
-		rc = map_refuse(r, "mapping", "mapping.too_large", "mapping: out of memory");
+		rc = map_refuse(r, "mapping", "mapping.internal", "mapping: out of memory");
 	free(dump);
 	json_decref(j);
 	return rc;
@@ -226,8 +226,8 @@ static int fill(struct map_run *r, struct tsso_identity *id)
 		tsso_buf_init(&fail, 400);
 		rc = map_cond_eval(r, &m->access, &fail);
 		if (rc == 0)
-			map_refuse(r, "mapping.access", "mapping.access_denied",
-			           "access refused: %s",
+			map_refuse(r, r->failed_cond != NULL ? r->failed_cond : "mapping.access",
+			           "mapping.access_denied", "access refused: %s",
 			           fail.ptr != NULL ? fail.ptr : "a condition does not hold");
 		tsso_buf_free(&fail);
 		if (STOP(r))
@@ -237,7 +237,7 @@ static int fill(struct map_run *r, struct tsso_identity *id)
 		id->username = strdup(json_string_value(v));
 		json_decref(v);
 		if (id->username == NULL)
-			return map_refuse(r, "mapping.username", "mapping.too_large",
+			return map_refuse(r, "mapping.username", "mapping.internal",
 			                  "out of memory");
 	}
 	if (STOP(r))
@@ -246,7 +246,7 @@ static int fill(struct map_run *r, struct tsso_identity *id)
 		id->workspace_id = strdup(json_string_value(v));
 		json_decref(v);
 		if (id->workspace_id == NULL)
-			return map_refuse(r, "mapping.workspace_id", "mapping.too_large",
+			return map_refuse(r, "mapping.workspace_id", "mapping.internal",
 			                  "out of memory");
 	}
 	if (STOP(r))
@@ -260,8 +260,7 @@ static int fill(struct map_run *r, struct tsso_identity *id)
 	for (size_t i = 0; i < m->n_attrs; i++) {
 		if (map_rule_eval(r, &m->attrs[i], &v) == 0 && v != NULL &&
 		    json_object_set_new(id->attributes, m->attr_names[i], v) < 0)
-			return map_refuse(r, m->attrs[i].name, "mapping.too_large",
-			                  "out of memory");
+			return map_refuse(r, m->attrs[i].name, "mapping.internal", "out of memory");
 		if (STOP(r))
 			return -1;
 	}
@@ -272,7 +271,7 @@ static int fill(struct map_run *r, struct tsso_identity *id)
 	if (m->has_maker_if && (rc = map_cond_eval(r, &m->maker_if, NULL)) == 1) {
 		free(id->ai_role);
 		if ((id->ai_role = strdup("maker")) == NULL)
-			return map_refuse(r, "mapping.maker_if", "mapping.too_large",
+			return map_refuse(r, "mapping.maker_if", "mapping.internal",
 			                  "out of memory");
 	}
 	if (STOP(r))
@@ -280,7 +279,7 @@ static int fill(struct map_run *r, struct tsso_identity *id)
 	if (m->privileges != NULL) {
 		json_decref(id->privileges);
 		if ((id->privileges = json_deep_copy(m->privileges)) == NULL)
-			return map_refuse(r, "mapping.privileges", "mapping.too_large",
+			return map_refuse(r, "mapping.privileges", "mapping.internal",
 			                  "out of memory");
 	}
 	return r->n_refused > 0 ? -1 : 0;
@@ -295,7 +294,7 @@ static int run(struct map_run *r, const struct tsso_mapping_opts *o, struct tsso
 
 	r->resolved = json_pack("{s:{},s:{}}", "id_token", "userinfo");
 	if (id == NULL || r->resolved == NULL) {
-		map_refuse(r, "mapping", "mapping.too_large", "mapping: out of memory");
+		map_refuse(r, "mapping", "mapping.internal", "mapping: out of memory");
 		goto out;
 	}
 	if (fill(r, id) < 0 && STOP(r))
@@ -334,7 +333,7 @@ int tsso_mapping_apply(const struct tsso_mapping *m, const json_t *id_token_clai
 		                  "mapping: no verified claims to map");
 	if (run(&r, o, &id, NULL) < 0) {
 		if (r.n_refused == 0)
-			map_refuse(&r, "mapping", "mapping.too_large", "mapping: out of memory");
+			map_refuse(&r, "mapping", "mapping.internal", "mapping: out of memory");
 		return -1;
 	}
 	*ret = id;
@@ -368,7 +367,7 @@ int tsso_mapping_dry_run(const struct tsso_mapping *m, const json_t *claims, con
 	}
 	free(pretty);
 	if (all.len == 0)
-		map_note(&all, "%s", "mapping.too_large: mapping: out of memory\n");
+		map_note(&all, "%s", "mapping.internal: mapping: out of memory\n");
 	if ((out = tsso_buf_take(&all)) == NULL) {
 		tsso_buf_free(&all);
 		return -1;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "map_int.h"
 #include "tsso/identity.h"
 
 #define ROLE_USER   "USER"
@@ -65,22 +66,6 @@ json_t *tsso_identity_to_json(const struct tsso_identity *id)
 	return j;
 }
 
-static bool string_list(const json_t *v)
-{
-	size_t i;
-	json_t *e;
-
-	if (!json_is_array(v))
-		return false;
-	json_array_foreach(v, i, e) if (!json_is_string(e)) return false;
-	return true;
-}
-
-static bool attribute_value(const json_t *v)
-{
-	return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || string_list(v);
-}
-
 /* Strict: exactly the members to_json writes, with their types. The JSON
  * comes back from a session store, which an attacker may have touched only
  * when sessions are not sealed; refuse anything unexpected anyway. */
@@ -104,12 +89,16 @@ struct tsso_identity *tsso_identity_from_json(const json_t *j)
 		expect++;
 	if (json_object_size(j) != expect || !json_is_string(u) ||
 	    (w != NULL && !json_is_string(w)) || !json_is_boolean(a) || !json_is_string(r) ||
-	    !string_list(g) || !json_is_object(p) || !json_is_object(at))
+	    !map_type_fits(MAP_T_STRING_LIST, g) || !json_is_object(p) || !json_is_object(at))
 		return NULL;
 	if (strcmp(json_string_value(r), AI_EXPLORER) != 0 &&
 	    strcmp(json_string_value(r), AI_MAKER) != 0)
 		return NULL;
-	json_object_foreach((json_t *)at, k, v) if (!attribute_value(v)) return NULL;
+	json_object_foreach((json_t *)at, k, v)
+	{
+		if (!map_type_fits(MAP_T_ANY, v))
+			return NULL;
+	}
 	if ((id = tsso_identity_new()) == NULL)
 		return NULL;
 	free(id->ai_role);

@@ -174,6 +174,8 @@ struct map_run {
 	json_t *
 	    resolved; /* distributed claims fetched in this run: {"id_token": {}, "userinfo": {}} */
 	size_t n_resolved;
+	double regex_ms;         /* spent in PCRE2 this run, against TSSO_MAPPING_REGEX_BUDGET_MS */
+	const char *failed_cond; /* borrowed: name of the first access condition that failed */
 	const struct tsso_mapping *m;
 	const struct tsso_mapping_resolver *resolver;
 	bool dry_run;
@@ -185,6 +187,9 @@ struct map_run {
 
 /* Append to a message buffer; text past its limit is cut, not an error. */
 void map_note(struct tsso_buf *b, const char *fmt, ...) TSSO_PRINTF(2, 3);
+
+/* No value: NULL (missing or JSON null), "" or []. */
+bool map_value_empty(const json_t *v);
 
 /* Record a refusal; returns -1. */
 int map_refuse(struct map_run *r, const char *rule, const char *reason, const char *fmt, ...)

@@ -188,8 +188,12 @@ static const json_t *path_walk(const json_t *obj, const struct map_path *p, size
 /*
  * The claim is not in obj: is it a distributed or aggregated claim (OIDC Core
  * §5.6.2: "_claim_names" maps it to a "_claim_sources" entry), or Entra ID's
- * overage marker ("hasgroups": true stands for "groups")? Returns 1 with
- * *ret_endpoint (borrowed, may be NULL), or 0 when it simply is not there.
+ * overage marker ("hasgroups": true stands for "groups")? Returns 0 when it
+ * simply is not there, 1 with *ret_endpoint (borrowed; NULL for "hasgroups")
+ * for a claim that may be fetched, 2 for one that may not: an aggregated
+ * claim (a JWT signed by another issuer, which this module does not verify)
+ * or an endpoint that is not https (the endpoint comes from the IdP; a
+ * resolver must still check it against its own allow-list).
  */
 static int distributed(const json_t *obj, const char *claim, const char **ret_endpoint)
 {
@@ -204,8 +208,10 @@ static int distributed(const json_t *obj, const char *claim, const char **ret_en
 		                      : NULL;
 		const json_t *ep = json_is_object(s) ? json_object_get(s, "endpoint") : NULL;
 
-		if (json_is_string(ep))
-			*ret_endpoint = json_string_value(ep);
+		if (!json_is_string(ep) || strncmp(json_string_value(ep), "https://", 8) != 0 ||
+		    strlen(json_string_value(ep)) != json_string_length(ep))
+			return 2;
+		*ret_endpoint = json_string_value(ep);
 		return 1;
 	}
 	if (strcmp(claim, "groups") == 0 && json_is_true(json_object_get(obj, "hasgroups")))
@@ -221,6 +227,7 @@ int map_source_get(struct map_run *r, const char *rule, const struct map_source 
 	const char *claim, *endpoint;
 	json_t *cache, *v = NULL;
 	struct tsso_err err = {0};
+	int kind;
 
 	*ret = NULL;
 	if (s->kind == MAP_SRC_VALUE) {
@@ -236,13 +243,19 @@ int map_source_get(struct map_run *r, const char *rule, const struct map_source 
 		*ret = path_walk(obj, &s->path, 0);
 		return 0;
 	}
-	if (!distributed(obj, claim, &endpoint))
+	if ((kind = distributed(obj, claim, &endpoint)) == 0)
 		return 0;
 	cache = json_object_get(json_object_get(r->resolved, where), claim);
 	if (cache != NULL) {
 		*ret = path_walk(cache, &s->path, 1);
 		return 0;
 	}
+	if (kind == 2)
+		return map_refuse(
+		    r, rule, "mapping.groups_overage",
+		    "%s: the IdP left claim \"%s\" out and points to a source that cannot "
+		    "be used (an aggregated claim, or an endpoint that is not https)",
+		    rule, claim);
 	if (!r->m->resolve_distributed || r->resolver == NULL || r->resolver->resolve == NULL) {
 		return map_refuse(
 		    r, rule, "mapping.groups_overage",
@@ -260,13 +273,15 @@ int map_source_get(struct map_run *r, const char *rule, const struct map_source 
 		                  "%s: more than %d distributed claims to fetch", rule,
 		                  TSSO_MAPPING_MAX_DISTRIBUTED);
 	r->n_resolved++;
-	if (r->resolver->resolve(r->resolver->opaque, claim, endpoint, &v, &err) < 0 || v == NULL)
+	if (r->resolver->resolve(r->resolver->opaque, claim, endpoint, &v, &err) < 0 || v == NULL) {
+		json_decref(v);
 		return map_refuse(r, rule, "mapping.claims_unavailable",
 		                  "%s: could not fetch distributed claim \"%s\": %s", rule, claim,
 		                  err.reason != NULL ? err.msg : "no value");
+	}
 	cache = json_object_get(r->resolved, where);
 	if (json_object_set_new(cache, claim, v) < 0)
-		return map_refuse(r, rule, "mapping.claims_unavailable", "%s: out of memory", rule);
+		return map_refuse(r, rule, "mapping.internal", "%s: out of memory", rule);
 	*ret = path_walk(v, &s->path, 1);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Transforms and filters: compiled once from the rules, run on each login's values. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "map_int.h"
 
@@ -261,6 +262,14 @@ int map_xf_compile(struct map_cc *cc, const char *key, const json_t *j, struct m
 
 /* --- run time --- */
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* One string in, a new string out (NULL with *dropped: value removed; NULL
  * without: refused, already recorded). */
 static char *xf_one(struct map_run *r, const char *rule, size_t step, const struct map_xf *xf,
@@ -300,10 +309,21 @@ static char *xf_one(struct map_run *r, const char *rule, size_t step, const stru
 		return strndup(s, len);
 	case MAP_XF_MATCH:
 	case MAP_XF_REPLACE: {
-		pcre2_match_data *md = pcre2_match_data_create_from_pattern(xf->re, NULL);
+		pcre2_match_data *md;
+		double t0;
 
-		if (md == NULL)
+		/* Each match is bounded by the match context's limits; this bounds
+		 * their sum, so many values just under the limit cannot add up. */
+		if (r->regex_ms > TSSO_MAPPING_REGEX_BUDGET_MS) {
+			map_refuse(r, rule, "mapping.regex_limit",
+			           "%s: transform %zu (%s): the login's regular expression budget "
+			           "(%d ms) is spent",
+			           rule, step, map_xf_name(xf->kind), TSSO_MAPPING_REGEX_BUDGET_MS);
+			return NULL;
+		}
+		if ((md = pcre2_match_data_create_from_pattern(xf->re, NULL)) == NULL)
 			break;
+		t0 = now_ms();
 		if (xf->kind == MAP_XF_MATCH) {
 			rc = pcre2_match(xf->re, (PCRE2_SPTR)s, len, 0, 0, md, r->m->mcx);
 			if (rc >= 0) {
@@ -333,6 +353,7 @@ static char *xf_one(struct map_run *r, const char *rule, size_t step, const stru
 			}
 		}
 		pcre2_match_data_free(md);
+		r->regex_ms += now_ms() - t0;
 		if (out != NULL || *dropped)
 			return out;
 		if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
@@ -401,7 +422,7 @@ static char *xf_one(struct map_run *r, const char *rule, size_t step, const stru
 		break; /* list-level, see map_xf_run */
 	}
 	if (out == NULL)
-		map_refuse(r, rule, "mapping.too_large", "%s: transform %zu: out of memory", rule,
+		map_refuse(r, rule, "mapping.internal", "%s: transform %zu: out of memory", rule,
 		           step);
 	return out;
 }
@@ -549,7 +570,7 @@ done:
 fail:
 	json_decref(out);
 	if (r->n_refused == before)
-		return map_refuse(r, rule, "mapping.too_large", "%s: transform %zu: out of memory",
+		return map_refuse(r, rule, "mapping.internal", "%s: transform %zu: out of memory",
 		                  rule, step);
 	return -1;
 }
