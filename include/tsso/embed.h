@@ -91,6 +91,11 @@ size_t tsso_embed_keystore_count(const struct tsso_embed_keystore *ks);
 /* Borrowed kid of the key that signs at time now, or NULL when none. */
 const char *tsso_embed_keystore_current_kid(const struct tsso_embed_keystore *ks, long long now);
 
+/* For `toucan-sso check` and start-up: -1 with embed.no_signing_key when a
+ * tenant of cfg uses signed_jwt but ks has no current key at now. */
+int tsso_embed_keystore_check(const struct tsso_config *cfg, const struct tsso_embed_keystore *ks,
+                              long long now, struct tsso_err *err) TSSO_WUR;
+
 /* The JWKS document ({"keys": [...]}) at time now: public keys of every
  * current, next and still-published retired key. New reference. */
 json_t *tsso_embed_jwks_json(const struct tsso_embed_keystore *ks, long long now);

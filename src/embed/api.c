@@ -30,6 +30,21 @@ static int api_build(void *p, struct tsso_fetch_req *req, struct tsso_err *err)
 	return 0;
 }
 
+/* RFC 6750 §2.1 b64token: what a bearer token may contain. It goes into an
+ * HTML attribute and a JSON answer, so nothing else is let through. */
+bool tsso_embed_token_charset_ok(const char *t)
+{
+	size_t i = 0;
+
+	for (; t[i]; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+		      (t[i] >= '0' && t[i] <= '9') || strchr("-._~+/", t[i]) != NULL))
+			break;
+	while (t[i] == '=')
+		i++;
+	return i > 0 && t[i] == '\0';
+}
+
 long tsso_embed_duration_parse(const char *s)
 {
 	long long v = 0;
@@ -102,13 +117,11 @@ int tsso_embed_api_parse(const char *body, size_t len, long long now, struct tss
 		             "Toucan's token API gave an answer without a usable token");
 		goto out;
 	}
-	for (size_t i = 0; i < tlen; i++)
-		if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f) {
-			/* It goes into an HTML attribute and a JSON answer: printable only. */
-			tsso_err_set(err, "embed.toucan_unavailable",
-			             "Toucan's token API gave a token with odd characters");
-			goto out;
-		}
+	if (!tsso_embed_token_charset_ok(t)) {
+		tsso_err_set(err, "embed.toucan_unavailable",
+		             "Toucan's token API gave a token with odd characters");
+		goto out;
+	}
 	if (ea != NULL) {
 		if (!json_is_integer(ea) || json_integer_value(ea) <= now)
 			goto bad_expiry;

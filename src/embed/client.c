@@ -105,6 +105,12 @@ struct tsso_embed_client *tsso_embed_client_new(const struct tsso_config *cfg,
 			             t->id);
 			goto fail;
 		}
+		if (e->token_url != NULL && e->embed_client_secret.value == NULL) {
+			tsso_err_set(err, "embed.misconfigured",
+			             "tenant %s: embed.token_url needs the embed client secret",
+			             t->id);
+			goto fail;
+		}
 		needs_fetcher = e->token_url != NULL;
 	}
 	if (needs_fetcher) {

@@ -45,6 +45,8 @@ int tsso_embed_key_read(const char *dir, const char *kid, char **ret_pem, size_t
                         struct tsso_err *err) TSSO_WUR;
 /* Delete dir/<kid>.pem (best effort, for pruning expired keys). */
 void tsso_embed_key_delete(const char *dir, const char *kid);
+/* dir is a directory that neither group nor others may write to. */
+int tsso_embed_dir_check(const char *dir, struct tsso_err *err) TSSO_WUR;
 /* True when dir holds a file ending in .pem. */
 bool tsso_embed_dir_has_pem(const char *dir);
 /* Exclusive lock on dir for the keys commands (keys.locked when held). */
@@ -128,6 +130,8 @@ int tsso_embed_api_mint(struct tsso_embed_client *c, const struct tsso_identity 
 /* Parse the token API's answer (exposed for tests and the fuzzer). */
 int tsso_embed_api_parse(const char *body, size_t len, long long now, struct tsso_embed_token *ret,
                          struct tsso_err *err) TSSO_WUR;
+/* True when t is a non-empty RFC 6750 b64token. */
+bool tsso_embed_token_charset_ok(const char *t);
 /* Parse "1h", "30m", "90s", "2d", "3600" (seconds); -1 when malformed. */
 long tsso_embed_duration_parse(const char *s);
 /* A short, non-reversible id of an opaque token for the audit line. */

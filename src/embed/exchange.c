@@ -175,7 +175,8 @@ int tsso_embed_exchange(struct tsso_embed_client *c, const struct tsso_identity 
 	at = json_object_get(j, "access_token");
 	exp_in = json_object_get(j, "expires_in");
 	token = json_string_value(at);
-	if (token == NULL || token[0] == '\0' || strlen(token) > TSSO_TOKEN_MAX ||
+	if (token == NULL || strlen(token) > TSSO_TOKEN_MAX ||
+	    !tsso_embed_token_charset_ok(token) ||
 	    (exp_in != NULL && (!json_is_integer(exp_in) || json_integer_value(exp_in) <= 0))) {
 		tsso_err_set(err, "embed.toucan_unavailable",
 		             "Toucan's token endpoint gave a malformed answer");

@@ -105,7 +105,7 @@ static int sync_dir(const char *dir)
 }
 
 /* A directory others may write to lets them swap keys: refuse it. */
-static int check_dir(const char *dir, struct tsso_err *err)
+int tsso_embed_dir_check(const char *dir, struct tsso_err *err)
 {
 	struct stat st;
 
@@ -127,7 +127,8 @@ int tsso_embed_dir_lock(const char *dir, bool create_dir, int *ret_fd, struct ts
 	if (create_dir && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return tsso_err_set(err, "keys.io", "cannot create keys_dir %s: %s", dir,
 		                    strerror(errno));
-	if (check_dir(dir, err) < 0 || path_join(path, dir, TSSO_EMBED_LOCK_FILE, "", err) < 0)
+	if (tsso_embed_dir_check(dir, err) < 0 ||
+	    path_join(path, dir, TSSO_EMBED_LOCK_FILE, "", err) < 0)
 		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -277,7 +277,8 @@ struct tsso_embed_keystore *tsso_embed_keystore_load(const char *keys_dir, long 
 	}
 	if (keys_dir == NULL)
 		return ks;
-	if (tsso_embed_meta_read(keys_dir, &m, &exists, err) < 0)
+	if (tsso_embed_meta_read(keys_dir, &m, &exists, err) < 0 ||
+	    (exists && tsso_embed_dir_check(keys_dir, err) < 0))
 		goto fail;
 	for (size_t i = 0; i < m.n; i++) {
 		struct tsso_err kerr = {0};
@@ -348,6 +349,21 @@ const char *tsso_embed_keystore_current_kid(const struct tsso_embed_keystore *ks
 	size_t i = current_index(ks, now);
 
 	return i == SIZE_MAX ? NULL : ks->meta.keys[i].kid;
+}
+
+int tsso_embed_keystore_check(const struct tsso_config *cfg, const struct tsso_embed_keystore *ks,
+                              long long now, struct tsso_err *err)
+{
+	for (size_t i = 0; i < cfg->n_tenants; i++)
+		if (cfg->tenants[i].embed.scheme == TSSO_EMBED_SIGNED_JWT &&
+		    current_index(ks, now) == SIZE_MAX)
+			return tsso_err_set(
+			    err, "embed.no_signing_key",
+			    "tenant %s signs embed tokens but %s has no current key "
+			    "(run `toucan-sso keys generate`)",
+			    cfg->tenants[i].id,
+			    cfg->embed.keys_dir != NULL ? cfg->embed.keys_dir : "embed.keys_dir");
+	return 0;
 }
 
 json_t *tsso_embed_jwks_json(const struct tsso_embed_keystore *ks, long long now)

@@ -240,6 +240,8 @@ static void test_refusals(void **state)
 	assert_int_equal(chmod(dir, 0770), 0);
 	assert_int_equal(tsso_embed_keys_rotate(dir, NULL, T0, 10, NULL, &err), -1);
 	assert_string_equal(err.reason, "keys.permissions");
+	assert_null(tsso_embed_keystore_load(dir, T0, &err)); /* and by the daemon */
+	assert_string_equal(err.reason, "keys.permissions");
 	assert_int_equal(chmod(dir, 0700), 0);
 
 	free(p);
@@ -316,13 +318,40 @@ static void test_absent_dir_is_empty(void **state)
 	tsso_embed_keystore_free(ks);
 }
 
+static void test_check(void **state)
+{
+	struct tsso_tenant_cfg tenants[2] = {{0}};
+	struct tsso_config cfg = {0};
+	struct tsso_err err = {0};
+	char *dir = tmpdir_new();
+	struct tsso_embed_keystore *ks = tsso_embed_keystore_load(dir, T0, &err);
+	(void)state;
+
+	tenants[0].id = (char *)"ai";
+	tenants[0].embed.scheme = TSSO_EMBED_API;
+	tenants[1].id = (char *)"v3";
+	tenants[1].embed.scheme = TSSO_EMBED_SIGNED_JWT;
+	cfg.tenants = tenants;
+	cfg.n_tenants = 1;
+	assert_int_equal(tsso_embed_keystore_check(&cfg, ks, T0, &err), 0);
+	cfg.n_tenants = 2;
+	assert_int_equal(tsso_embed_keystore_check(&cfg, ks, T0, &err), -1);
+	assert_string_equal(err.reason, "embed.no_signing_key");
+	tsso_embed_keystore_free(ks);
+	assert_int_equal(tsso_embed_keys_generate(dir, "EdDSA", T0, NULL, &err), 0);
+	ks = tsso_embed_keystore_load(dir, T0, &err);
+	assert_int_equal(tsso_embed_keystore_check(&cfg, ks, T0, &err), 0);
+	tsso_embed_keystore_free(ks);
+	tmpdir_free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_generate_rotate_states), cmocka_unit_test(test_list_no_material),
 	    cmocka_unit_test(test_default_rs512_3072),     cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_metadata_refusals),      cmocka_unit_test(test_weak_key_refused),
-	    cmocka_unit_test(test_absent_dir_is_empty),
+	    cmocka_unit_test(test_absent_dir_is_empty),    cmocka_unit_test(test_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
