@@ -283,7 +283,7 @@ static void test_embed_js_behaviour(void **state)
 	if (root == NULL || system("command -v node >/dev/null 2>&1") != 0)
 		skip();
 	snprintf(cmd, sizeof(cmd),
-	         "node '%s/tests/unit/data/embed/embed_js_check.js' '%s/src/embed/embed.js'", root,
+	         "node '%s/tests/unit/data/embed/embed_js_check.cjs' '%s/src/embed/embed.js'", root,
 	         root);
 	assert_int_equal(system(cmd), 0);
 }
