@@ -14,7 +14,7 @@ import { startOp, loginAtOp, logoutAtOp, parseForms } from './lib/op.mjs';
 import { startHostileOp } from './lib/hostile.mjs';
 import { referenceLogin } from './lib/refrp.mjs';
 import { startToucan } from './lib/toucan.mjs';
-import { startRedis } from './lib/redis.mjs';
+import { startRedis, redisCommand } from './lib/redis.mjs';
 import { writeConfig, sourceRoot } from './lib/daemon.mjs';
 import { CookieJar, jarFetch } from './lib/jar.mjs';
 import { request, requestJson } from './lib/http.mjs';
@@ -658,6 +658,16 @@ describe('redis-server', () => {
     assert.equal(await r.command('GET', 'k'), null, 'no persistence across restarts');
     await r.stop();
     assert.equal(await portOpen(r.port), false);
+  });
+
+  test('TLS and AUTH: rediss:// with a test CA and a password', async () => {
+    const rt = await startRedis({ tls: true, password: 'redis-pass-0123456789' });
+    try {
+      assert.match(rt.url, /^rediss:\/\/127\.0\.0\.1:\d+\/0$/);
+      assert.equal(await rt.command('PING'), 'PONG');
+      await assert.rejects(redisCommand(rt.port, ['PING'], { ca: rt.ca }), /NOAUTH|Authentication/i);
+      await assert.rejects(redisCommand(rt.port, ['PING'], { password: 'redis-pass-0123456789' }));
+    } finally { await rt.stop(); }
   });
 });
 
