@@ -8,16 +8,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {
-  createLocalJWKSet, jwtVerify, SignJWT, importJWK, exportJWK, generateKeyPair, decodeProtectedHeader,
+  createLocalJWKSet, jwtVerify, SignJWT, exportJWK, generateKeyPair, decodeProtectedHeader,
 } from 'jose';
 import { startOp, loginAtOp, logoutAtOp, parseForms } from './lib/op.mjs';
 import { startHostileOp } from './lib/hostile.mjs';
 import { referenceLogin } from './lib/refrp.mjs';
 import { startToucan } from './lib/toucan.mjs';
-import { startRedis } from './lib/redis.mjs';
-import {
-  writeConfig, haveBinary, runCli, startDaemon,
-} from './lib/daemon.mjs';
+import { startRedis, redisCommand } from './lib/redis.mjs';
+import { writeConfig, sourceRoot } from './lib/daemon.mjs';
 import { CookieJar, jarFetch } from './lib/jar.mjs';
 import { request, requestJson } from './lib/http.mjs';
 import {
@@ -27,85 +25,12 @@ import { verifyEmbedJwt, opensslVerifyJws } from './lib/embedcheck.mjs';
 import { freePort, portOpen } from './lib/ports.mjs';
 import { startProcess, tempDir, stopAll } from './lib/proc.mjs';
 import { launchBrowser, chromiumPath, fillOpLogin } from './lib/browser.mjs';
-import { sourceRoot } from './lib/daemon.mjs';
 import {
   daemonLogin, tamperCallback, deliverCallback, embedToken, hasSession,
 } from './lib/flow.mjs';
-
-const b64u = (b) => Buffer.from(b).toString('base64url');
-const RP = 'http://127.0.0.1:9/callback'; // never contacted: loginAtOp stops there
-
-function pkce() {
-  const verifier = b64u(crypto.randomBytes(32));
-  return { verifier, challenge: b64u(crypto.createHash('sha256').update(verifier).digest()) };
-}
-
-function authorizeUrl(meta, params) {
-  const u = new URL(meta.authorization_endpoint);
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, v);
-  return u.href;
-}
-
-/** A loopback HTTP server recording requests (the RP side of back-channel calls). */
-async function recorder() {
-  const seen = [];
-  const srv = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => { seen.push({ method: req.method, url: req.url, headers: req.headers, body }); res.end('ok'); });
-  });
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${srv.address().port}`, seen, close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(r); }) };
-}
-
-async function until(pred, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-// Code + PKCE flow as a relying party; returns {tokens, claims, meta}.
-async function codeFlow(op, client, { mode = 'query', auth = 'basic', ca, jar = new CookieJar(), extra = {} } = {}) {
-  const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`, { ca })).json;
-  const { verifier, challenge } = pkce();
-  const state = b64u(crypto.randomBytes(12));
-  const nonce = b64u(crypto.randomBytes(12));
-  const cb = await loginAtOp(authorizeUrl(meta, {
-    client_id: client.client_id, response_type: 'code', scope: 'openid email profile groups', redirect_uri: RP,
-    state, nonce, code_challenge: challenge, code_challenge_method: 'S256', response_mode: mode, ...extra,
-  }), 'alice', 'alice-password', jar, { ca });
-  assert.equal(cb.method, mode === 'form_post' ? 'POST' : 'GET');
-  assert.equal(cb.fields.state, state);
-  assert.equal(cb.fields.iss, op.issuer, 'RFC 9207 iss in the authorization response');
-  assert.ok(cb.fields.code);
-  const form = new URLSearchParams({
-    grant_type: 'authorization_code', code: cb.fields.code, redirect_uri: RP, code_verifier: verifier,
-  });
-  const headers = {};
-  if (auth === 'basic') headers.authorization = `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`;
-  else if (auth === 'post') { form.set('client_id', client.client_id); form.set('client_secret', client.client_secret); } else if (auth === 'private_key_jwt' || auth === 'client_secret_jwt') {
-    const key = auth === 'private_key_jwt' ? await importJWK(client.privateJwk, 'ES256') : Buffer.from(client.client_secret);
-    const assertion = await new SignJWT({})
-      .setProtectedHeader({ alg: auth === 'private_key_jwt' ? 'ES256' : 'HS256' })
-      .setIssuer(client.client_id).setSubject(client.client_id).setAudience(meta.token_endpoint)
-      .setJti(b64u(crypto.randomBytes(16))).setIssuedAt().setExpirationTime('60s').sign(key);
-    form.set('client_id', client.client_id);
-    form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-    form.set('client_assertion', assertion);
-  }
-  const t = await requestJson(meta.token_endpoint, { method: 'POST', body: form, headers, ca });
-  assert.equal(t.status, 200, t.body);
-  const jwks = (await requestJson(meta.jwks_uri, { ca })).json;
-  const { payload, protectedHeader } = await jwtVerify(t.json.id_token, createLocalJWKSet(jwks), {
-    issuer: op.issuer, audience: client.client_id,
-  });
-  assert.equal(payload.nonce, nonce);
-  return {
-    tokens: t.json, claims: payload, header: protectedHeader, meta, jar,
-  };
-}
+import {
+  b64u, RP, pkce, authorizeUrl, recorder, until, codeFlow, startFakeRp,
+} from './lib/testkit.mjs';
 
 describe('oidc-provider (real OP)', () => {
   const secret = 'rp-secret-0123456789abcdef0123456789';
@@ -322,61 +247,17 @@ describe('oidc-provider (real OP)', () => {
 });
 
 describe('flow helpers against a fake relying party', () => {
-  // A minimal RP standing where the daemon will: login → OP → callback → session cookie.
   let op;
-  let fake;
-  const pending = new Map();
-  const sessions = new Set();
-  const secret = 'fake-rp-secret-0123456789abcdef';
+  let rp;
+  let d;
   before(async () => {
-    fake = http.createServer(async (req, res) => {
-      const u = new URL(req.url, 'http://x');
-      const cookie = /sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-      if (u.pathname === '/acme/login') {
-        const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`)).json;
-        const { verifier, challenge } = pkce();
-        const state = b64u(crypto.randomBytes(12));
-        pending.set(state, { verifier, returnTo: u.searchParams.get('return_to') });
-        res.writeHead(302, {
-          location: authorizeUrl(meta, {
-            client_id: 'fake-rp', response_type: 'code', scope: 'openid', redirect_uri: `${fakeUrl()}/acme/callback`, state, nonce: 'n', code_challenge: challenge, code_challenge_method: 'S256', response_mode: u.searchParams.get('mode') ?? 'query',
-          }),
-        });
-        res.end();
-        return;
-      }
-      if (u.pathname === '/acme/callback') {
-        let body = '';
-        for await (const c of req) body += c;
-        const f = req.method === 'POST' ? new URLSearchParams(body) : u.searchParams;
-        const p = pending.get(f.get('state'));
-        pending.delete(f.get('state'));
-        if (!p) { res.writeHead(400); res.end('state.mismatch'); return; }
-        const meta = (await requestJson(`${op.issuer}/.well-known/openid-configuration`)).json;
-        const t = await requestJson(meta.token_endpoint, {
-          method: 'POST', headers: { authorization: `Basic ${Buffer.from(`fake-rp:${secret}`).toString('base64')}` },
-          body: new URLSearchParams({ grant_type: 'authorization_code', code: f.get('code'), redirect_uri: `${fakeUrl()}/acme/callback`, code_verifier: p.verifier }),
-        });
-        if (t.status !== 200) { res.writeHead(502); res.end('token.http_error'); return; }
-        const sid = b64u(crypto.randomBytes(16));
-        sessions.add(sid);
-        res.writeHead(302, { location: p.returnTo, 'set-cookie': `sid=${sid}; Path=/acme; HttpOnly; SameSite=Lax` });
-        res.end();
-        return;
-      }
-      if (u.pathname === '/acme/embed-token') {
-        res.writeHead(sessions.has(cookie) ? 200 : 401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(sessions.has(cookie) ? { token: 't', expires_in: 300 } : { error: 'no session' }));
-        return;
-      }
-      res.writeHead(404); res.end();
-    });
-    await new Promise((r) => fake.listen(0, '127.0.0.1', r));
-    op = await startOp({ clients: [{ client_id: 'fake-rp', client_secret: secret, redirect_uris: [`${fakeUrl()}/acme/callback`] }] });
+    const secret = 'fake-rp-secret-0123456789abcdef';
+    rp = await startFakeRp({ clientId: 'fake-rp', secret });
+    ({ d } = rp);
+    op = await startOp({ clients: [{ client_id: 'fake-rp', client_secret: secret, redirect_uris: [`${rp.url}/acme/callback`] }] });
+    rp.setIssuer(op.issuer);
   });
-  const fakeUrl = () => `http://127.0.0.1:${fake.address().port}`;
-  const d = { get url() { return fakeUrl(); }, tenantUrl: (t, r = '') => `${fakeUrl()}/${t}${r}` };
-  after(async () => { await stopAll(op); fake?.closeAllConnections(); fake?.close(); });
+  after(async () => { await stopAll(op); await rp?.close(); });
 
   test('daemonLogin: query and form_post end with a session; embedToken/hasSession see it', async () => {
     for (const mode of ['query', 'form_post']) {
@@ -778,6 +659,16 @@ describe('redis-server', () => {
     await r.stop();
     assert.equal(await portOpen(r.port), false);
   });
+
+  test('TLS and AUTH: rediss:// with a test CA and a password', async () => {
+    const rt = await startRedis({ tls: true, password: 'redis-pass-0123456789' });
+    try {
+      assert.match(rt.url, /^rediss:\/\/127\.0\.0\.1:\d+\/0$/);
+      assert.equal(await rt.command('PING'), 'PONG');
+      await assert.rejects(redisCommand(rt.port, ['PING'], { ca: rt.ca }), /NOAUTH|Authentication/i);
+      await assert.rejects(redisCommand(rt.port, ['PING'], { password: 'redis-pass-0123456789' }));
+    } finally { await rt.stop(); }
+  });
 });
 
 describe('process and config helpers', () => {
@@ -837,104 +728,5 @@ describe('process and config helpers', () => {
     assert.match(fs.readFileSync(path.join(c.dir, 'secrets/session.key'), 'utf8'), /^[0-9a-f]{64}\n$/);
     assert.equal(fs.statSync(path.join(c.dir, 'secrets/acme.secret')).mode & 0o777, 0o600);
     assert.equal(JSON.parse(fs.readFileSync(path.join(c.dir, 'tenants.d/acme.json'), 'utf8')).client_id, 'x');
-  });
-
-  test('the daemon binary answers `version` when built', { skip: !haveBinary() && 'build/toucan-sso not built' }, async () => {
-    const r = await runCli(['version']);
-    assert.equal(r.code, 0);
-    assert.match(r.stdout + r.stderr, /\d+\.\d+\.\d+/);
-  });
-
-  test('startDaemon brings `serve` up to /healthz and reads its JSON log (when built)', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
-    const help = await runCli(['--help']);
-    if (!/\bserve\b/.test(help.stdout + help.stderr)) { t.skip('this build has no serve command yet'); return; }
-    const d = await startDaemon({
-      tenants: {
-        acme: {
-          issuer: 'http://127.0.0.1:9/idp', client_id: 'toucan-sso', client_secret_file: '../secrets/acme.secret',
-          embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-test', audience: 'http://127.0.0.1:9/acme/oauth/oauth-token', workspace_id: 'acme' },
-        },
-      },
-      files: { 'secrets/acme.secret': 'acme-client-secret-0123456789' },
-    });
-    try {
-      assert.equal((await request(`${d.url}/healthz`)).status, 200);
-      const r = await request(`${d.url}/no-such-route-here`);
-      assert.equal(r.status, 404);
-      const started = await d.waitForLog((l) => /start/.test(String(l.event ?? l.msg ?? l.message ?? '')), 3000);
-      assert.ok(started);
-    } finally { await d.stop(); }
-  });
-
-  test('smoke, when the daemon is built: login through it at the real OP, embed token checked by jose and openssl', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
-    const help = await runCli(['--help']);
-    if (!/\bserve\b/.test(help.stdout + help.stderr) || !/\bkeys\b/.test(help.stdout + help.stderr)) {
-      t.skip('this build has no serve/keys commands yet');
-      return;
-    }
-    const port = await freePort();
-    const secret = 'smoke-client-secret-0123456789';
-    const aud = 'http://127.0.0.1:9/acme/oauth/oauth-token';
-    const op = await startOp({ clients: [{ client_id: 'toucan-sso', client_secret: secret, redirect_uris: [`http://127.0.0.1:${port}/acme/callback`] }] });
-    let d;
-    try {
-      d = await startDaemon({
-        port,
-        generateKeys: true,
-        tenants: {
-          acme: {
-            issuer: op.issuer, client_id: 'toucan-sso', client_secret_file: '../secrets/acme.secret',
-            embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-smoke', audience: aud, workspace_id: 'acme' },
-          },
-        },
-        files: { 'secrets/acme.secret': secret },
-      });
-      assert.equal((await embedToken(d, 'acme', new CookieJar())).status, 401, 'no session, no token');
-      const r = await daemonLogin(d, 'acme', { returnTo: '/reports' });
-      assert.equal(r.response.status, 302);
-      assert.equal(new URL(r.response.headers.get('location'), d.url).pathname, '/reports');
-      const tok = await embedToken(d, 'acme', r.jar);
-      assert.equal(tok.status, 200, tok.text);
-      const { header, payload } = await verifyEmbedJwt(tok.json.token, {
-        jwksUrl: `${d.url}/.well-known/jwks.json`, issuer: 'toucan-sso-smoke', audience: aud, workspaceId: 'acme', maxTtl: 3600,
-      });
-      assert.equal(payload.embed_context.username, 'alice@acme.example');
-      const jwks = (await requestJson(`${d.url}/.well-known/jwks.json`)).json;
-      assert.equal(opensslVerifyJws(tok.json.token, jwks.keys.find((k) => k.kid === header.kid)), true);
-    } finally { await stopAll(d, op); }
-  });
-
-  test('when the daemon is built: every hostile scenario ends with its expected reason, and no session unless ok', { skip: !haveBinary() && 'build/toucan-sso not built' }, async (t) => {
-    const help = await runCli(['--help']);
-    if (!/\bserve\b/.test(help.stdout + help.stderr) || !/\bkeys\b/.test(help.stdout + help.stderr)) {
-      t.skip('this build has no serve/keys commands yet');
-      return;
-    }
-    const h = await startHostileOp();
-    const tenantOf = (name) => name.replace(/_/g, '-');
-    const tenants = {};
-    for (const s of h.scenarios) {
-      tenants[tenantOf(s.name)] = {
-        issuer: h.issuer(s.name), client_id: 'toucan-sso', client_secret_file: '../secrets/hostile.secret', userinfo: true,
-        embed: { scheme: 'signed_jwt', issuer: 'toucan-sso-hostile', audience: 'http://127.0.0.1:9/x/oauth/oauth-token', workspace_id: 'x' },
-      };
-    }
-    let d;
-    try {
-      d = await startDaemon({ tenants, files: { 'secrets/hostile.secret': 'hostile-client-secret-0123456789ab' }, generateKeys: true });
-      const got = {};
-      for (const s of h.scenarios) {
-        const tenant = tenantOf(s.name);
-        const r = await daemonLogin(d, tenant, {});
-        const last = r.response ?? r.start;
-        if (await hasSession(d, tenant, r.jar)) { got[s.name] = 'ok'; continue; }
-        const rid = last.headers.get('x-request-id');
-        const lines = d.logs().filter((l) => typeof l.reason === 'string' && l.reason !== 'http.not_found');
-        const line = lines.filter((l) => (rid ? l.request_id === rid : l.tenant === tenant)).at(-1);
-        got[s.name] = line?.reason ?? `none (HTTP ${last.status})`;
-        assert.ok(last.status >= 400, `${s.name}: refusal answered ${last.status}`);
-      }
-      assert.deepEqual(got, Object.fromEntries(h.scenarios.map((s) => [s.name, s.expect])));
-    } finally { await stopAll(d, h); }
   });
 });
