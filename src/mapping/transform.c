@@ -52,7 +52,7 @@ static int regex_compile(struct map_cc *cc, const char *key, const json_t *j, st
 	                       PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C, &code, &off, cc->ccx);
 	if (xf->re == NULL) {
 		if (pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg)) < 0)
-			strcpy(msg, "invalid");
+			snprintf(msg, sizeof(msg), "invalid");
 		map_problem(cc, key, "bad regular expression at offset %zu: %s", (size_t)off, msg);
 		return -1;
 	}
@@ -375,7 +375,7 @@ static char *xf_one(struct map_run *r, const char *rule, size_t step, const stru
 			char msg[120];
 
 			if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof(msg)) < 0)
-				strcpy(msg, "error");
+				snprintf(msg, sizeof(msg), "error");
 			map_refuse(r, rule, "mapping.regex_failed", "%s: transform %zu (%s): %s",
 			           rule, step, map_xf_name(xf->kind), msg);
 			return NULL;
