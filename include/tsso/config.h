@@ -111,6 +111,7 @@ struct tsso_config {
 	char *base_path;     /* path of public_url, "" or "/sso" (no trailing slash) */
 	bool public_https;
 	char *tenants_dir;
+	char *presets_dir; /* mapping presets; NULL: the installed conf/presets */
 
 	struct {
 		enum tsso_store_kind store;

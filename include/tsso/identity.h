@@ -31,4 +31,14 @@ void tsso_identity_free(struct tsso_identity *id);
 json_t *tsso_identity_to_json(const struct tsso_identity *id);
 struct tsso_identity *tsso_identity_from_json(const json_t *j) TSSO_WUR;
 
+/* Toucan 3.0 embed_context: {"username", "workspace_id", "roles": ["USER" |
+ * "ADMIN"], "privileges", "groups", "attributes"}. workspace_id is the
+ * identity's, else default_workspace. New reference, or NULL when the
+ * identity has no username or no workspace id at all. */
+json_t *tsso_identity_embed_context(const struct tsso_identity *id, const char *default_workspace);
+/* Toucan AI generate-token "user" object: {"distinctId", "role",
+ * "attributes"} plus "permissions" when the identity has privileges. New
+ * reference, or NULL when the identity has no username. */
+json_t *tsso_identity_ai_user(const struct tsso_identity *id);
+
 #endif

@@ -7,8 +7,8 @@
  * Error reasons (stable): jws.malformed, jws.too_large, jws.duplicate_member,
  * jws.alg_none, jws.alg_not_allowed, jws.crit_unsupported, jws.kid_unknown,
  * jws.no_matching_key, jws.ambiguous_key, jws.bad_signature, jwks.malformed,
- * jwks.too_many_keys, jwks.empty, jwe.malformed, jwe.decrypt_failed,
- * key.load_failed, key.too_weak, sign.failed.
+ * jwks.too_many_keys, jwks.empty, jwe.malformed, jwe.alg_not_allowed,
+ * jwe.decrypt_failed, key.load_failed, key.too_weak, sign.failed.
  */
 #ifndef TSSO_JOSE_H
 #define TSSO_JOSE_H

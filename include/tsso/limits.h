@@ -53,13 +53,61 @@
 #define TSSO_EMBED_TTL_DEFAULT    300
 #define TSSO_EMBED_TTL_MAX        3600
 
+/* --- embed signing keys and Toucan calls --- */
+#define TSSO_EMBED_KEYS_MAX                 16          /* keys listed in keys_dir/keys.json */
+#define TSSO_EMBED_META_MAX                 (64 * 1024) /* bytes of keys.json */
+#define TSSO_EMBED_RSA_BITS                 3072        /* generated RSA keys (>= 2048 accepted) */
+#define TSSO_EMBED_ROTATION_OVERLAP_DEFAULT 86400       /* seconds a next key is published first */
+#define TSSO_EMBED_RETIRED_KEEP             (TSSO_EMBED_TTL_MAX + TSSO_CLOCK_LEEWAY_MAX)
+#define TSSO_EMBED_CONNECT_TIMEOUT_MS       2000
+#define TSSO_EMBED_TOTAL_TIMEOUT_MS         5000 /* one attempt */
+#define TSSO_EMBED_MAX_RETRIES              2    /* after the first attempt */
+#define TSSO_EMBED_BACKOFF_BASE_MS          200
+#define TSSO_EMBED_BACKOFF_MAX_MS           2000
+#define TSSO_EMBED_BREAKER_THRESHOLD        5     /* consecutive failures that open the breaker */
+#define TSSO_EMBED_BREAKER_COOLDOWN_MS      30000 /* before a half-open probe */
+#define TSSO_EMBED_MAX_RESPONSE             (64 * 1024) /* Toucan token API answer */
+#define TSSO_EMBED_API_TTL_DEFAULT          3600        /* Toucan AI tokens: one hour unless told */
+#define TSSO_EMBED_API_TTL_MAX              86400       /* an answer claiming longer is capped */
+
 /* --- sessions and login state --- */
 #define TSSO_LOGIN_STATE_TTL          600  /* seconds a login may take at the IdP */
 #define TSSO_LOGIN_STATES_PER_BROWSER 4    /* in-flight logins per browser, oldest evicted */
 #define TSSO_SESSION_COOKIE_MAX       4000 /* bytes of one Set-Cookie value */
 #define TSSO_RETURN_TO_MAX            2048
+#define TSSO_AEAD_TOKEN_MAX           131072 /* characters of one sealed token we will open */
+#define TSSO_KEYRING_MAX_KEYS         16     /* keys in a session keyring file */
+#define TSSO_SESSION_JSON_MAX         65536  /* a serialized session record, bytes */
+#define TSSO_SESSION_FIELD_MAX        1024   /* iss, sub, sid of a session, bytes */
+#define TSSO_STORE_KEY_MAX            512    /* claim_once / lock keys, bytes */
+#define TSSO_STORE_MARKERS_MAX        100000 /* single-use markers, locks, revocations kept in memory */
+#define TSSO_STORE_MEMORY_SESSIONS    100000 /* default session.memory_max_sessions */
+#define TSSO_REDIS_CONNECT_TIMEOUT_MS 1000
+#define TSSO_REDIS_COMMAND_TIMEOUT_MS 1000
+#define TSSO_REDIS_POOL_MAX           256    /* session.redis_pool_size upper bound */
+#define TSSO_REDIS_BACKOFF_MAX_MS     5000   /* reconnect backoff ceiling */
 
 /* --- URLs (return_to, configured and discovered endpoints) --- */
 #define TSSO_URL_MAX 8192 /* bytes of one URL given to the URL parser */
+
+/* --- claim mapping (rules are operator-written, claims IdP-controlled) --- */
+#define TSSO_MAPPING_MAX_ATTRIBUTES    64     /* attribute rules per tenant */
+#define TSSO_MAPPING_MAX_SOURCES       8      /* alternatives in one rule's "first_of" */
+#define TSSO_MAPPING_MAX_TRANSFORMS    16     /* steps in one rule's "transforms" */
+#define TSSO_MAPPING_MAX_CONDITIONS    32     /* conditions of one tenant, all levels */
+#define TSSO_MAPPING_MAX_COND_DEPTH    4      /* nesting of all/any/not */
+#define TSSO_MAPPING_MAX_PATH          16     /* segments of a claim path */
+#define TSSO_MAPPING_MAX_NAME          256    /* bytes of a claim or attribute name */
+#define TSSO_MAPPING_MAX_LIST          1024   /* entries of a lookup table or allow/deny list */
+#define TSSO_MAPPING_MAX_PATTERN       512    /* bytes of a regular expression */
+#define TSSO_MAPPING_MAX_VALUES        256    /* strings in one list value (claim or result) */
+#define TSSO_MAPPING_MAX_STRING        1024   /* bytes of one string value (claim or result) */
+#define TSSO_MAPPING_MAX_CONSTANT      4096   /* bytes of JSON of a constant or "privileges" */
+#define TSSO_MAPPING_MAX_DISTRIBUTED   4      /* distributed claims resolved per login */
+#define TSSO_MAPPING_REGEX_MATCH_LIMIT 100000 /* pcre2_set_match_limit: backtracking steps */
+#define TSSO_MAPPING_REGEX_DEPTH_LIMIT 1000   /* pcre2_set_depth_limit: nested backtracking */
+#define TSSO_MAPPING_REGEX_HEAP_LIMIT  1024   /* pcre2_set_heap_limit, KiB */
+#define TSSO_MAPPING_REGEX_BUDGET_MS   100    /* regex time per login, all rules together */
+#define TSSO_AI_USER_MAX               16384  /* Toucan AI "user" object, bytes of JSON (ours) */
 
 #endif

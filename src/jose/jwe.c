@@ -97,6 +97,7 @@ static cjose_jwk_t *rsa_to_cjose(const EVP_PKEY *pkey)
 	unsigned char *v[8] = {NULL};
 	size_t n[8] = {0};
 	cjose_jwk_rsa_keyspec spec;
+	cjose_err cerr = {0};
 	cjose_jwk_t *jwk = NULL;
 
 	for (size_t i = 0; i < 8; i++)
@@ -104,7 +105,7 @@ static cjose_jwk_t *rsa_to_cjose(const EVP_PKEY *pkey)
 			goto out;
 	spec = (cjose_jwk_rsa_keyspec){v[0], n[0], v[1], n[1], v[2], n[2], v[3], n[3],
 	                               v[4], n[4], v[5], n[5], v[6], n[6], v[7], n[7]};
-	jwk = cjose_jwk_create_RSA_spec(&spec, NULL);
+	jwk = cjose_jwk_create_RSA_spec(&spec, &cerr);
 out:
 	for (size_t i = 0; i < 8; i++)
 		wipe_free(v[i], n[i]);
@@ -115,6 +116,7 @@ static cjose_jwk_t *ec_to_cjose(const EVP_PKEY *pkey, const char *crv)
 {
 	const struct jose_alg *a;
 	cjose_jwk_ec_keyspec spec = {0};
+	cjose_err cerr = {0};
 	cjose_jwk_t *jwk = NULL;
 
 	/* The ES* alg of the curve gives the coordinate size. */
@@ -128,7 +130,7 @@ static cjose_jwk_t *ec_to_cjose(const EVP_PKEY *pkey, const char *crv)
 	spec.x = bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, a->coord_len, &spec.xlen);
 	spec.y = bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, a->coord_len, &spec.ylen);
 	if (spec.d != NULL && spec.x != NULL && spec.y != NULL)
-		jwk = cjose_jwk_create_EC_spec(&spec, NULL);
+		jwk = cjose_jwk_create_EC_spec(&spec, &cerr);
 	wipe_free(spec.d, spec.dlen);
 	free(spec.x);
 	free(spec.y);
@@ -268,6 +270,7 @@ out:
 int tsso_jwe_decrypt(const struct tsso_jwe_key *k, const char *compact, char **ret_plain,
                      struct tsso_err *err)
 {
+	cjose_err cerr = {0};
 	cjose_jwe_t *jwe = NULL;
 	uint8_t *plain = NULL;
 	size_t plain_len = 0, len;
@@ -286,10 +289,12 @@ int tsso_jwe_decrypt(const struct tsso_jwe_key *k, const char *compact, char **r
 		return tsso_err_set(err, "jwe.malformed", "not a compact JWE (five parts)");
 	if (header_check(k, compact, (size_t)(dot - compact), err) < 0)
 		return -1;
-	jwe = cjose_jwe_import(compact, len, NULL);
+	/* cjose 0.6.2 dereferences a NULL error pointer on the ECDH-ES path:
+	 * always give it one. */
+	jwe = cjose_jwe_import(compact, len, &cerr);
 	if (jwe == NULL)
 		return tsso_err_set(err, "jwe.malformed", "JWE refused by cjose");
-	plain = cjose_jwe_decrypt(jwe, k->jwk, &plain_len, NULL);
+	plain = cjose_jwe_decrypt(jwe, k->jwk, &plain_len, &cerr);
 	if (plain == NULL) {
 		tsso_err_set(err, "jwe.decrypt_failed", "JWE does not decrypt");
 		goto out;

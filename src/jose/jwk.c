@@ -99,9 +99,10 @@ static int rsa_from_jwk(json_t *jwk, EVP_PKEY **ret_pkey, struct tsso_err *err)
 		tsso_err_set(err, "jwks.malformed", "RSA key of %d bits is too large", bits);
 		goto out;
 	}
-	/* e = 1 would make every signature verify against itself. */
-	if (!BN_is_odd(e) || BN_num_bits(e) < 2) {
-		tsso_err_set(err, "jwks.malformed", "RSA public exponent is invalid");
+	/* e = 1 would make every signature verify against itself; an even n or
+	 * e is no RSA key at all. */
+	if (!BN_is_odd(n) || !BN_is_odd(e) || BN_num_bits(e) < 2) {
+		tsso_err_set(err, "jwks.malformed", "RSA modulus or public exponent is invalid");
 		goto out;
 	}
 	bld = OSSL_PARAM_BLD_new();

@@ -138,10 +138,10 @@ struct tsso_jwks *tsso_jwks_parse(const char *json, size_t len, struct tsso_err 
 		             json_array_size(keys), TSSO_JWKS_MAX_KEYS);
 		goto fail;
 	}
+	/* One spare slot: never a zero-sized allocation. */
 	jwks = calloc(1, sizeof(*jwks));
 	if (jwks == NULL ||
-	    (json_array_size(keys) > 0 &&
-	     (jwks->keys = calloc(json_array_size(keys), sizeof(*jwks->keys))) == NULL)) {
+	    (jwks->keys = calloc(json_array_size(keys) + 1, sizeof(*jwks->keys))) == NULL) {
 		tsso_err_set(err, "jwks.malformed", "out of memory");
 		goto fail;
 	}

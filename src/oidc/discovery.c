@@ -274,10 +274,16 @@ int oidc_meta_get(struct tsso_idp *idp, long long now, struct oidc_meta **ret, s
 		/* An IdP that just failed is not asked again by every login (each
 		 * would wait a timeout, one after the other): fail fast until
 		 * TSSO_JWKS_REFETCH_MIN_S has passed or the refresher succeeds. */
-		if (idp->meta_failed && now - idp->meta_last_attempt < TSSO_JWKS_REFETCH_MIN_S)
-			tsso_err_set(err, "discovery.unreachable",
+		if (idp->meta_failed && now - idp->meta_last_attempt < TSSO_JWKS_REFETCH_MIN_S) {
+			/* Report why it failed (issuer mismatch is not an outage). */
+			const char *why;
+
+			pthread_mutex_lock(&idp->mu);
+			why = idp->last_reason;
+			pthread_mutex_unlock(&idp->mu);
+			tsso_err_set(err, why != NULL ? why : "discovery.unreachable",
 			             "the provider failed moments ago; not retried yet");
-		else if (oidc_meta_fetch(idp, now, err) == 0)
+		} else if (oidc_meta_fetch(idp, now, err) == 0)
 			m = meta_current(idp);
 	}
 	pthread_mutex_unlock(&idp->fetch_mu);

@@ -78,6 +78,7 @@ struct tsso_idp *tsso_idp_new(const struct tsso_tenant_cfg *cfg, const char *red
 	idp->development = development;
 	idp->meta_last_attempt = NEVER;
 	idp->jwks_last_attempt = NEVER;
+	idp->jwks_last_refetch = NEVER;
 	/* One leeway for every time claim, bounded. */
 	idp->leeway = cfg->clock_leeway < 0 ? TSSO_CLOCK_LEEWAY_DEFAULT : cfg->clock_leeway;
 	if (idp->leeway > TSSO_CLOCK_LEEWAY_MAX)

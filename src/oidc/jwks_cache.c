@@ -154,11 +154,15 @@ int oidc_keys_refetch(struct tsso_idp *idp, const struct oidc_meta *meta, unsign
 	}
 	oidc_keys_unref(k);
 	/* Unknown kids are attacker-controlled: without a rate limit each forged
-	 * token would make us hit the IdP (and its rate limits) once. */
-	if (now - idp->jwks_last_attempt < TSSO_JWKS_REFETCH_MIN_S) {
+	 * token would make us hit the IdP (and its rate limits) once. The limit
+	 * counts only refetches for unknown kids: a scheduled refresh a moment
+	 * before the IdP rotates its key must not block the first login that
+	 * carries the new kid. */
+	if (now - idp->jwks_last_refetch < TSSO_JWKS_REFETCH_MIN_S) {
 		tsso_err_set(err, "jwks.rate_limited", "JWKS refetched too recently");
 		goto out;
 	}
+	idp->jwks_last_refetch = now;
 	if (oidc_keys_fetch(idp, meta, now, err) != 0)
 		goto out;
 	*ret = keys_current(idp);

@@ -112,6 +112,7 @@ struct tsso_idp {
 	pthread_mutex_t fetch_mu; /* one metadata or JWKS fetch at a time */
 	long long meta_last_attempt;
 	long long jwks_last_attempt;
+	long long jwks_last_refetch; /* last refetch for an unknown kid (rate-limited) */
 	bool meta_failed; /* the last discovery fetch failed */
 	bool jwks_failed; /* the last JWKS fetch failed */
 	unsigned long keys_gen;

@@ -50,9 +50,14 @@ static char *decode_once(const char *s)
 		size_t o = 0;
 
 		for (size_t i = 0; i < k;) {
-			size_t len = raw[i] != 0 ? tsso_utf8_seq_len(raw + i, k - i) : 1;
+			size_t len = tsso_utf8_seq_len(raw + i, k - i);
 
-			if (len == 0) {
+			if (raw[i] == 0) {
+				/* Keep a decoded NUL visible (as another control
+				 * character) so that the caller refuses it. */
+				out[o++] = '\x01';
+				i++;
+			} else if (len == 0) {
 				memcpy(out + o, "\xef\xbf\xbd", 3);
 				o += 3;
 				i++;
@@ -63,10 +68,6 @@ static char *decode_once(const char *s)
 			}
 		}
 		out[o] = '\0';
-		/* A decoded NUL ends the C string early: make it visible instead. */
-		for (size_t i = 0; i < k; i++)
-			if (raw[i] == 0)
-				out[0] = '\x01';
 	}
 	free(raw);
 	return out;
@@ -78,8 +79,9 @@ static char *decode_once(const char *s)
  * as a relative redirect would send the browser to another host. */
 static bool path_params_read_network(const char *path)
 {
-	size_t depth = 0, first_len = 0, n_seg = 0;
+	size_t depth = 0, first_len = 0;
 	const char *p = path;
+	bool network = false;
 
 	while (*p == '/') {
 		const char *seg = p + 1, *end = strchr(seg, '/'), *semi;
@@ -100,14 +102,15 @@ static bool path_params_read_network(const char *path)
 			if (depth == 0)
 				first_len = len;
 			depth++;
+			/* An empty first segment with more after it: "//x". */
 			if (depth >= 2 && first_len == 0)
-				n_seg = 2;
+				network = true;
 		}
 		if (end == NULL)
 			break;
 		p = end;
 	}
-	return n_seg == 2;
+	return network;
 }
 
 static int map_parse_error(struct tsso_err *err, const struct tsso_err *perr)

@@ -298,13 +298,27 @@ static void test_parse_refusals(void **state)
 	    {"{\"alg\":\"RS256\"}", "{}", "AA+A", "jws.malformed"},
 	    {"{\"alg\":\"RS256\"}", "{}", "AAA=", "jws.malformed"},
 	};
+	char kid[TSSO_JWK_KID_MAX + 2], header[TSSO_JWK_KID_MAX + 64], tok[1024];
+	struct tsso_err err = {0};
+	char *h, *p;
 	(void)state;
-	for (size_t i = 0; i < TSSO_ARRAY_LEN(v); i++) {
-		char *h = b64s(v[i].header), *p = b64s(v[i].payload);
-		char tok[512];
-		struct tsso_err err = {0};
 
+	/* A kid one byte over TSSO_JWK_KID_MAX. */
+	memset(kid, 'k', TSSO_JWK_KID_MAX + 1);
+	kid[TSSO_JWK_KID_MAX + 1] = '\0';
+	snprintf(header, sizeof(header), "{\"alg\":\"RS256\",\"kid\":\"%s\"}", kid);
+	h = b64s(header);
+	p = b64s("{}");
+	snprintf(tok, sizeof(tok), "%s.%s.AAAA", h, p);
+	assert_null(tsso_jws_parse(tok, &err));
+	assert_string_equal(tsso_err_reason(&err), "jws.malformed");
+	free(h);
+	free(p);
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(v); i++) {
+		h = b64s(v[i].header);
+		p = b64s(v[i].payload);
 		snprintf(tok, sizeof(tok), "%s.%s.%s", h, p, v[i].sig);
+		tsso_err_clear(&err);
 		assert_null(tsso_jws_parse(tok, &err));
 		assert_string_equal(tsso_err_reason(&err), v[i].reason);
 		free(h);

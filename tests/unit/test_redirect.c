@@ -96,7 +96,7 @@ static void test_corpus_bad(void **state)
 
 static void check_good(char *line, size_t lineno)
 {
-	char *tab = strchr(line, '\t'), *loc = NULL;
+	char *tab = strchr(line, '\t'), *loc = NULL, *again = NULL;
 	struct tsso_err err = {0};
 
 	assert_non_null(tab);
@@ -105,6 +105,11 @@ static void check_good(char *line, size_t lineno)
 		fail_msg("redirects-good.txt:%zu refused: %s", lineno, tsso_err_reason(&err));
 	if (strcmp(loc, tab + 1) != 0)
 		fail_msg("redirects-good.txt:%zu Location %s, want %s", lineno, loc, tab + 1);
+	/* What we send is itself accepted unchanged. */
+	if (tsso_redirect_check(tab + 1, SELF, allowed, 1, &again, &err) != 0 ||
+	    strcmp(again, loc) != 0)
+		fail_msg("redirects-good.txt:%zu Location %s is not stable", lineno, loc);
+	free(again);
 	free(loc);
 }
 

@@ -425,6 +425,72 @@ static void test_limits(void **state)
 	free(big);
 }
 
+/* Undo the data-file notation: {0xHH} is the byte HH. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r;) {
+		unsigned v;
+
+		if (strncmp(r, "{0x", 3) == 0 && r[3] != '\0' && r[4] != '\0' && r[5] == '}' &&
+		    sscanf(r + 3, "%2x", &v) == 1) {
+			*w++ = (char)v;
+			r += 6;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+}
+
+/* Thousands of inputs (fuzz finds, redirect payloads) with the results of a
+ * reference WHATWG implementation: every one must match. */
+static void test_reference(void **state)
+{
+	char path[1024], line[16384];
+	struct tsso_url *base = parse_base("https://app.example.com/a/b?q#f");
+	size_t count = 0, lineno = 0, wrong = 0;
+	FILE *f;
+	(void)state;
+	snprintf(path, sizeof(path), "%s/url-reference.txt", TSSO_TEST_DATA);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *t1, *t2, *want;
+		struct tsso_url *u = NULL;
+		char *got = NULL;
+		size_t n = strlen(line);
+
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		t1 = strchr(line, '\t');
+		assert_non_null(t1);
+		t2 = strchr(t1 + 1, '\t');
+		assert_non_null(t2);
+		*t1 = *t2 = '\0';
+		want = t2 + 1;
+		unescape(line);
+		if (tsso_url_parse(line, t1[1] == 'B' ? base : NULL, &u, NULL) == 0)
+			got = tsso_url_href(u);
+		if (strcmp(got != NULL ? got : "FAIL", want) != 0) {
+			print_error("url-reference.txt:%zu: got %s, want %s\n", lineno,
+			            got != NULL ? got : "FAIL", want);
+			wrong++;
+		}
+		free(got);
+		tsso_url_free(u);
+		count++;
+	}
+	fclose(f);
+	tsso_url_free(base);
+	assert_true(count > 1000);
+	assert_int_equal(wrong, 0);
+}
+
 /* RFC 3629 §4 and the Unicode table 3-7 edges. */
 static void test_utf8(void **state)
 {
@@ -473,6 +539,7 @@ int main(void)
 	    cmocka_unit_test(test_whatwg_good), cmocka_unit_test(test_whatwg_bad),
 	    cmocka_unit_test(test_components),  cmocka_unit_test(test_ref_kinds),
 	    cmocka_unit_test(test_limits),      cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,14 +70,14 @@ def rsa_jwe(key, alg, enc, extra=None):
     return compact(header, ek, enc, cek)
 
 
-def concat_kdf(z, alg_id, keylen):
-    """RFC 7518 §4.6.2, empty apu/apv."""
-    other = (struct.pack('>I', len(alg_id)) + alg_id.encode() + struct.pack('>I', 0) +
-             struct.pack('>I', 0) + struct.pack('>I', keylen * 8))
+def concat_kdf(z, alg_id, keylen, apu=b'', apv=b''):
+    """RFC 7518 §4.6.2."""
+    other = (struct.pack('>I', len(alg_id)) + alg_id.encode() + struct.pack('>I', len(apu)) +
+             apu + struct.pack('>I', len(apv)) + apv + struct.pack('>I', keylen * 8))
     return ConcatKDFHash(hashes.SHA256(), keylen, other).derive(z)
 
 
-def ecdh_jwe(key, alg, enc, epk_curve=None):
+def ecdh_jwe(key, alg, enc, epk_curve=None, apu=b'', apv=b''):
     eph = ec.generate_private_key(epk_curve or key.curve)
     nums = eph.public_key().public_numbers()
     size = (eph.curve.key_size + 7) // 8
@@ -86,8 +86,10 @@ def ecdh_jwe(key, alg, enc, epk_curve=None):
            'y': b64(nums.y.to_bytes(size, 'big'))}
     z = eph.exchange(ec.ECDH(), key.public_key()) if epk_curve is None else os.urandom(32)
     header = {'alg': alg, 'enc': enc, 'epk': epk}
+    if apu or apv:
+        header.update({'apu': b64(apu), 'apv': b64(apv)})
     if alg == 'ECDH-ES':
-        cek = concat_kdf(z, enc, ENC[enc][0])
+        cek = concat_kdf(z, enc, ENC[enc][0], apu, apv)
         return compact(header, b'', enc, cek)
     kw = {'ECDH-ES+A128KW': 16, 'ECDH-ES+A192KW': 24, 'ECDH-ES+A256KW': 32}[alg]
     kek = concat_kdf(z, alg, kw)
@@ -111,6 +113,7 @@ def main():
         'dir-a128gcm': compact({'alg': 'dir', 'enc': 'A128GCM'}, b'', 'A128GCM', os.urandom(16)),
         'ecdh-es-a256gcm': ecdh_jwe(p256, 'ECDH-ES', 'A256GCM'),
         'ecdh-es-a128cbc-hs256': ecdh_jwe(p256, 'ECDH-ES', 'A128CBC-HS256'),
+        'ecdh-es-apu-a256gcm': ecdh_jwe(p256, 'ECDH-ES', 'A256GCM', None, b'Alice', b'Bob'),
         'ecdh-es-a128kw-a128gcm': ecdh_jwe(p256, 'ECDH-ES+A128KW', 'A128GCM'),
         'ecdh-es-epk-p384': ecdh_jwe(p256, 'ECDH-ES', 'A256GCM', ec.SECP384R1()),
     }

@@ -1,0 +1,29 @@
+/* Route handlers, one file per route family in src/handle/. */
+#ifndef TSSO_HANDLE_H
+#define TSSO_HANDLE_H
+
+#include "tsso/http.h"
+
+/* health.c: liveness, readiness (IdP metadata, store), Prometheus metrics */
+void tsso_handle_healthz(struct tsso_req *req, struct tsso_resp *resp);
+void tsso_handle_readyz(struct tsso_req *req, struct tsso_resp *resp);
+void tsso_handle_metrics(struct tsso_req *req, struct tsso_resp *resp);
+
+/* login.c: start a login; find the tenant by email domain */
+void tsso_handle_login(struct tsso_req *req, struct tsso_resp *resp);
+void tsso_handle_login_email(struct tsso_req *req, struct tsso_resp *resp);
+
+/* callback.c: finish a login */
+void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp);
+
+/* embed.c: embed tokens, the helper script, the public keys */
+void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp);
+void tsso_handle_embed_js(struct tsso_req *req, struct tsso_resp *resp);
+void tsso_handle_jwks(struct tsso_req *req, struct tsso_resp *resp);
+
+/* logout.c: RP-initiated, back-channel and front-channel logout */
+void tsso_handle_logout(struct tsso_req *req, struct tsso_resp *resp);
+void tsso_handle_backchannel_logout(struct tsso_req *req, struct tsso_resp *resp);
+void tsso_handle_frontchannel_logout(struct tsso_req *req, struct tsso_resp *resp);
+
+#endif

@@ -1,0 +1,22 @@
+/* The HTTP server (libmicrohttpd, one thread per connection, bounded). */
+#ifndef TSSO_SERVER_H
+#define TSSO_SERVER_H
+
+#include "tsso/common.h"
+#include "tsso/err.h"
+
+struct tsso_app;
+struct tsso_server;
+
+/* Listen on the configured address and serve; NULL with err set on failure. */
+struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err) TSSO_WUR;
+/* Stop accepting new connections; requests in flight continue. */
+void tsso_server_quiesce(struct tsso_server *s);
+/* Requests currently being handled. */
+unsigned tsso_server_inflight(const struct tsso_server *s);
+/* The port actually bound (for listen ":0" in tests). */
+unsigned short tsso_server_port(const struct tsso_server *s);
+/* Close every connection and free. Accepts NULL. */
+void tsso_server_stop(struct tsso_server *s);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * `toucan-sso serve`: start, then wait for signals on the main thread (every
+ * other thread has them blocked). SIGHUP reloads; SIGTERM/SIGINT drain.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "tsso/app.h"
+#include "tsso/cli.h"
+#include "tsso/config.h"
+#include "tsso/limits.h"
+#include "tsso/log.h"
+#include "tsso/refresher.h"
+#include "tsso/server.h"
+#include "tsso_build.h"
+
+static void reload(struct tsso_app *app)
+{
+	struct tsso_problems problems = {0};
+	struct tsso_config *cfg = tsso_config_load(app->config_path, &problems);
+	struct tsso_runtime *cur, *rt = NULL;
+	struct tsso_err err = {0};
+	char n[16];
+
+	if (cfg != NULL) {
+		cur = tsso_app_acquire(app);
+		if (strcmp(cur->cfg->listen_host, cfg->listen_host) != 0 ||
+		    cur->cfg->listen_port != cfg->listen_port)
+			tsso_log(TSSO_LOG_WARN, "config.listen_unchanged", "detail",
+			         "a new listen address takes effect at restart", NULL);
+		rt = tsso_runtime_new(cfg, cur, &problems, &err);
+		tsso_runtime_release(cur);
+	}
+	if (rt == NULL) {
+		for (size_t i = 0; i < problems.n; i++)
+			tsso_log(TSSO_LOG_ERROR, "config.problem", "problem", problems.v[i], NULL);
+		tsso_log(TSSO_LOG_ERROR, "config.reload_failed", "file", app->config_path, "detail",
+		         "the new configuration has problems; the previous one keeps serving",
+		         NULL);
+		tsso_problems_free(&problems);
+		return;
+	}
+	tsso_log_setup((enum tsso_log_level)rt->cfg->log.level, rt->cfg->log.json);
+	snprintf(n, sizeof(n), "%zu", rt->n_tenants);
+	tsso_app_swap(app, rt);
+	tsso_log(TSSO_LOG_INFO, "config.reloaded", "file", app->config_path, "tenants", n, NULL);
+}
+
+static void drain(struct tsso_app *app, struct tsso_server *srv)
+{
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+	int waited = 0;
+
+	atomic_store(&app->draining, true);
+	tsso_server_quiesce(srv);
+	/* Bounded: in-flight requests get TSSO_HTTP_SHUTDOWN_GRACE seconds. */
+	while (tsso_server_inflight(srv) > 0 && waited < TSSO_HTTP_SHUTDOWN_GRACE * 20) {
+		nanosleep(&pause, NULL);
+		waited++;
+	}
+	if (tsso_server_inflight(srv) > 0)
+		tsso_log(TSSO_LOG_WARN, "server.drain_timeout", "detail",
+		         "requests still in flight at the end of the grace period", NULL);
+}
+
+int tsso_cli_serve(const char *config_path)
+{
+	struct tsso_config *cfg = tsso_cli_load_config(config_path);
+	struct tsso_runtime *rt = NULL;
+	struct tsso_server *srv = NULL;
+	struct tsso_refresher *refresher = NULL;
+	struct tsso_problems problems = {0};
+	struct tsso_app app;
+	struct tsso_err err = {0};
+	sigset_t set;
+	char port[8];
+	int sig = 0, rc = 1;
+	bool app_ok = false;
+
+	if (cfg == NULL) {
+		fprintf(stderr, "%s: configuration refused, not starting\n", config_path);
+		return 1;
+	}
+	tsso_log_setup((enum tsso_log_level)cfg->log.level, cfg->log.json);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		tsso_config_free(cfg);
+		return 1;
+	}
+	rt = tsso_runtime_new(cfg, NULL, &problems, &err);
+	for (size_t i = 0; i < problems.n; i++)
+		fprintf(stderr, "%s\n", problems.v[i]);
+	tsso_problems_free(&problems);
+	if (rt == NULL)
+		goto out;
+	if (tsso_app_init(&app, config_path, rt) < 0)
+		goto out;
+	app_ok = true;
+	srv = tsso_server_start(&app, &err);
+	if (srv == NULL)
+		goto out;
+	refresher = tsso_refresher_start(&app);
+	snprintf(port, sizeof(port), "%u", tsso_server_port(srv));
+	tsso_log(TSSO_LOG_INFO, "server.started", "version", TSSO_VERSION, "listen",
+	         app.rt->cfg->listen_host, "port", port, "public_url", app.rt->cfg->public_url,
+	         "mode", app.rt->cfg->mode == TSSO_MODE_PRODUCTION ? "production" : "development",
+	         NULL);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(&app);
+			continue;
+		}
+		if (sig == SIGPIPE)
+			continue;
+		break;
+	}
+	tsso_log(TSSO_LOG_INFO, "server.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	         NULL);
+	drain(&app, srv);
+	rc = 0;
+out:
+	if (rc != 0 && err.reason != NULL)
+		tsso_log(TSSO_LOG_ERROR, "server.start_failed", "reason", err.reason, "detail",
+		         err.msg, NULL);
+	tsso_refresher_stop(refresher);
+	tsso_server_stop(srv);
+	if (app_ok)
+		tsso_app_fini(&app);
+	else
+		tsso_runtime_release(rt);
+	curl_global_cleanup();
+	if (rc == 0)
+		tsso_log(TSSO_LOG_INFO, "server.stopped", NULL);
+	return rc;
+}

@@ -1,0 +1,210 @@
+/*
+ * Finishing a login: GET|POST {base}/{tenant}/callback. The login-state
+ * cookie is found from the state, used once (also across instances, through
+ * the store) and deleted whatever happens; then the relying party checks the
+ * response, redeems the code and validates the ID token; the claims are
+ * mapped to the embed identity; a fresh session is created (no fixation).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handle_int.h"
+#include "login_state.h"
+#include "tsso/crypto.h"
+#include "tsso/handle.h"
+#include "tsso/identity.h"
+#include "tsso/limits.h"
+#include "tsso/log.h"
+#include "tsso/mapping.h"
+#include "tsso/oidc.h"
+#include "tsso/session.h"
+
+/* True when the browser carries a login state of this tenant under another name. */
+static bool other_states(const struct tsso_req *req)
+{
+	char prefix[160];
+
+	snprintf(prefix, sizeof(prefix), "%s%s", req->rt->cfg->session.cookie_name,
+	         TSSO_LOGIN_STATE_COOKIE_INFIX);
+	for (size_t i = 0; i < req->cookies.n; i++)
+		if (strncmp(req->cookies.v[i].key, prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
+/* Find, open and consume the login state named by the response's state. */
+static struct tsso_login_state *take_state(const struct tsso_req *req, struct tsso_resp *resp,
+                                           struct tsso_err *err)
+{
+	const char *state = tsso_req_param(req, "state");
+	struct tsso_login_state *ls = NULL;
+	const char *value;
+	char *name = NULL, key[256];
+	long long now = hdl_now();
+
+	if (state == NULL || *state == '\0') {
+		tsso_err_set(err, "state.missing", "the response carries no state");
+		return NULL;
+	}
+	if (tsso_req_param_count(req, "state") > 1) {
+		tsso_err_set(err, "state.mismatch", "state repeated in the response");
+		return NULL;
+	}
+	name = hdl_login_state_cookie_name(req, state);
+	if (name == NULL) {
+		tsso_err_set(err, "state.malformed", "state cannot be used");
+		return NULL;
+	}
+	value = tsso_req_cookie(req, name);
+	/* Whatever follows, this login state is spent. */
+	(void)hdl_set_cookie(req, resp, name, NULL, 0, true, false);
+	if (value == NULL) {
+		if (other_states(req))
+			tsso_err_set(err, "state.mismatch",
+			             "the state does not match a login started in this browser");
+		else
+			tsso_err_set(err, "state.unknown", "no login in progress in this browser");
+		goto out;
+	}
+	ls = hdl_login_state_open(req, value, err);
+	if (ls == NULL)
+		goto out;
+	if (ls->created_at > now + TSSO_CLOCK_LEEWAY_MAX ||
+	    now - ls->created_at > TSSO_LOGIN_STATE_TTL) {
+		tsso_err_set(err, "state.expired", "the login started too long ago");
+		goto fail;
+	}
+	/* Single use across instances: a replayed callback finds the marker. */
+	snprintf(key, sizeof(key), "ls:%s:%s", req->tenant_id,
+	         name + strlen(req->rt->cfg->session.cookie_name));
+	if (tsso_store_claim_once(req->rt->store, key, (long)TSSO_LOGIN_STATE_TTL * 2000, err) <
+	    0) {
+		if (err->reason && strcmp(err->reason, "store.replayed") == 0)
+			tsso_err_set(err, "state.replayed", "this login response was already used");
+		goto fail;
+	}
+	goto out;
+fail:
+	tsso_login_state_free(ls);
+	ls = NULL;
+out:
+	free(name);
+	return ls;
+}
+
+static int build_session(const struct tsso_req *req, const struct tsso_oidc_result *res,
+                         const struct tsso_identity *id, bool with_id_token,
+                         struct tsso_session **ret, struct tsso_err *err)
+{
+	struct tsso_session *s = tsso_session_new();
+	const struct tsso_tenant_cfg *tc = req->tenant->cfg;
+	int r = 0;
+
+	if (s == NULL)
+		return tsso_err_set(err, "session.invalid", "out of memory");
+	r |= tsso_session_set(&s->tenant, req->tenant_id);
+	r |= tsso_session_set(&s->iss, tc->issuer);
+	r |= tsso_session_set(&s->sub, res->sub);
+	r |= tsso_session_set(&s->sid, res->sid);
+	if (with_id_token)
+		r |= tsso_session_set(&s->id_token, res->id_token);
+	if (tc->refresh_tokens) {
+		r |= tsso_session_set(&s->access_token, res->access_token);
+		r |= tsso_session_set(&s->refresh_token, res->refresh_token);
+		s->access_exp = res->access_expires_at;
+	}
+	s->identity = tsso_identity_to_json(id);
+	if (r != 0 || s->identity == NULL) {
+		tsso_session_free(s);
+		return tsso_err_set(err, "session.invalid", "out of memory");
+	}
+	*ret = s;
+	return 0;
+}
+
+/* End the session this browser had before logging in again (best effort). */
+static void end_previous(const struct tsso_req *req)
+{
+	struct tsso_session *old = NULL;
+	struct tsso_resp scratch = {0};
+	struct tsso_err err = {0};
+
+	tsso_buf_init(&scratch.body, 16);
+	if (hdl_session_get(req, &scratch, &old, &err) == 0) {
+		if (tsso_store_session_delete(req->rt->store, old, &err) < 0)
+			tsso_log(TSSO_LOG_DEBUG, "login.previous_session", "reason", err.reason,
+			         NULL);
+		tsso_session_free(old);
+	}
+	for (size_t i = 0; i < scratch.n_cookies; i++)
+		free(scratch.cookies[i]);
+	tsso_buf_free(&scratch.body);
+}
+
+void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
+{
+	const struct tsso_tenant *t = req->tenant;
+	const struct tsso_kvlist *pl = strcmp(req->method, "POST") == 0 ? &req->form : &req->query;
+	struct tsso_oidc_param params[TSSO_HTTP_MAX_PARAMS];
+	struct tsso_oidc_result res = {0};
+	struct tsso_mapping_refusal why = {0};
+	struct tsso_mapping_opts mopts = {
+	    .scheme = t->cfg->embed.scheme,
+	    .default_workspace = t->cfg->embed.workspace_id,
+	};
+	struct tsso_identity *id = NULL;
+	struct tsso_session *s = NULL;
+	struct tsso_login_state *ls = NULL;
+	struct tsso_err err = {0};
+	char *cookie = NULL;
+	const char *dest;
+
+	ls = take_state(req, resp, &err);
+	if (ls == NULL)
+		goto refuse;
+	for (size_t i = 0; i < pl->n && i < TSSO_HTTP_MAX_PARAMS; i++) {
+		params[i].name = pl->v[i].key;
+		params[i].value = pl->v[i].value;
+	}
+	if (tsso_idp_finish(t->idp, ls, params, pl->n, hdl_now(), &res, &err) < 0)
+		goto refuse;
+	if (tsso_mapping_apply(t->mapping, res.claims, res.userinfo, &mopts, &id, &why) < 0) {
+		err = why.err;
+		goto refuse;
+	}
+	if (build_session(req, &res, id, true, &s, &err) < 0)
+		goto refuse;
+	end_previous(req);
+	if (tsso_store_session_create(req->rt->store, s, &cookie, &err) < 0) {
+		/* A cookie session may not hold a large ID token: keep it without
+		 * (logout then goes without id_token_hint). */
+		if (err.reason == NULL || strcmp(err.reason, "session.too_large") != 0)
+			goto refuse;
+		tsso_session_free(s);
+		s = NULL;
+		tsso_err_clear(&err);
+		if (build_session(req, &res, id, false, &s, &err) < 0 ||
+		    tsso_store_session_create(req->rt->store, s, &cookie, &err) < 0)
+			goto refuse;
+	}
+	if (hdl_set_cookie(req, resp, req->rt->cfg->session.cookie_name, cookie, -1, false, false) <
+	    0) {
+		tsso_err_set(&err, "session.too_large", "the session cookie cannot be built");
+		goto refuse;
+	}
+	tsso_log(TSSO_LOG_INFO, "login.ok", "request_id", req->request_id, "tenant", req->tenant_id,
+	         "sub", res.sub, "username", id->username, NULL);
+	dest = ls->return_to ? ls->return_to : t->cfg->default_return_to;
+	/* After a form_post, 303 makes the browser GET the destination. */
+	tsso_resp_redirect(resp, strcmp(req->method, "POST") == 0 ? 303 : 302, dest);
+	goto out;
+refuse:
+	hdl_login_refused(req, resp, &err);
+out:
+	tsso_free_secret(cookie);
+	tsso_session_free(s);
+	tsso_identity_free(id);
+	tsso_oidc_result_free(&res);
+	tsso_login_state_free(ls);
+}

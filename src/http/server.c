@@ -1,0 +1,502 @@
+/*
+ * The HTTP front: libmicrohttpd with one thread per connection, so a handler
+ * blocked on one tenant's slow IdP never stalls another connection. Requests
+ * are bounded (URL, headers, parameters, cookies, body) before any handler
+ * runs, then dispatched through the route table. Only this file sees MHD.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "tsso/app.h"
+#include "tsso/cookie.h"
+#include "tsso/crypto.h"
+#include "tsso/form.h"
+#include "tsso/limits.h"
+#include "tsso/log.h"
+#include "tsso/metrics.h"
+#include "tsso/routes.h"
+#include "tsso/server.h"
+
+struct tsso_server {
+	struct MHD_Daemon *d;
+	struct tsso_app *app;
+	atomic_uint inflight;
+	unsigned short port;
+};
+
+/* Per-request state kept across MHD's calls while a body arrives. */
+struct conn_state {
+	struct tsso_buf body;
+	char *raw_uri; /* as received, for strict query parsing; NULL when over the limit */
+	double start;
+	bool started;
+	bool too_large;
+	bool counted;
+};
+
+/* Answers decided before routing (limits): short bodies that reflect no input. */
+static enum MHD_Result early_answer(struct tsso_server *s, struct MHD_Connection *c, int status,
+                                    const char *reason, const char *route)
+{
+	char body[256], rid_buf[32];
+	char *rid = tsso_rand_token(12);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	snprintf(rid_buf, sizeof(rid_buf), "%s", rid ? rid : "-");
+	free(rid);
+	snprintf(body, sizeof(body), "{\"error\":\"%s\",\"request_id\":\"%s\"}\n", reason, rid_buf);
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Request-Id", rid_buf);
+	MHD_add_response_header(r, "Connection", "close");
+	ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	tsso_log(TSSO_LOG_INFO, "http.refused", "request_id", rid_buf, "reason", reason, NULL);
+	tsso_metrics_request(s->app->metrics, route, status, 0);
+	return ret;
+}
+
+struct collect {
+	struct tsso_kvlist *l;
+	size_t max;
+	size_t max_value;
+	bool overflow;
+};
+
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	struct collect *col = cls;
+	struct tsso_kv *kv;
+
+	(void)kind;
+	if (col->l->n >= col->max || (value && strlen(value) > col->max_value)) {
+		col->overflow = true;
+		return MHD_NO;
+	}
+	kv = &col->l->v[col->l->n];
+	kv->key = strdup(key);
+	kv->value = strdup(value ? value : "");
+	if (kv->key == NULL || kv->value == NULL) {
+		free(kv->key);
+		free(kv->value);
+		col->overflow = true;
+		return MHD_NO;
+	}
+	col->l->n++;
+	return MHD_YES;
+}
+
+static bool collect_values(struct MHD_Connection *c, enum MHD_ValueKind kind, struct tsso_kvlist *l,
+                           size_t max, size_t max_value)
+{
+	struct collect col = {.l = l, .max = max, .max_value = max_value};
+
+	l->v = calloc(max + 1, sizeof(*l->v));
+	if (l->v == NULL)
+		return false;
+	MHD_get_connection_values(c, kind, collect_kv, &col);
+	return !col.overflow;
+}
+
+static void req_free(struct tsso_req *req)
+{
+	/* Values may hold codes, tokens and cookies: tsso_kvlist_free wipes them. */
+	tsso_kvlist_free(&req->query);
+	tsso_kvlist_free(&req->form);
+	tsso_kvlist_free(&req->headers);
+	tsso_kvlist_free(&req->cookies);
+	free((char *)req->request_id);
+}
+
+static void resp_free(struct tsso_resp *resp)
+{
+	for (size_t i = 0; i < resp->n_headers; i++) {
+		free(resp->headers[i].key);
+		free(resp->headers[i].value);
+	}
+	for (size_t i = 0; i < resp->n_cookies; i++)
+		tsso_free_secret(resp->cookies[i]);
+	tsso_buf_free_secure(&resp->body);
+}
+
+static bool resp_has_header(const struct tsso_resp *resp, const char *name)
+{
+	for (size_t i = 0; i < resp->n_headers; i++)
+		if (strcasecmp(resp->headers[i].key, name) == 0)
+			return true;
+	return false;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct tsso_req *req,
+                                 struct tsso_resp *resp)
+{
+	struct MHD_Response *r;
+	size_t len = resp->body.len;
+	char *body = tsso_buf_take(&resp->body);
+	enum MHD_Result ret;
+
+	if (body == NULL)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type",
+	                        resp->content_type ? resp->content_type
+	                                           : "text/plain; charset=utf-8");
+	if (!resp_has_header(resp, "Cache-Control"))
+		MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "X-Request-Id", req->request_id);
+	if (resp->content_type && strncmp(resp->content_type, "text/html", 9) == 0 &&
+	    !resp_has_header(resp, "Content-Security-Policy")) {
+		MHD_add_response_header(
+		    r, "Content-Security-Policy",
+		    "default-src 'none'; style-src 'unsafe-inline'; "
+		    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	}
+	for (size_t i = 0; i < resp->n_headers; i++)
+		MHD_add_response_header(r, resp->headers[i].key, resp->headers[i].value);
+	for (size_t i = 0; i < resp->n_cookies; i++)
+		MHD_add_response_header(r, "Set-Cookie", resp->cookies[i]);
+	ret = MHD_queue_response(c, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void client_addr(struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(out, n, "-");
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+		          (socklen_t)n);
+	else if (ci->client_addr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, out,
+		          (socklen_t)n);
+}
+
+static bool is_form_content(const char *ct)
+{
+	return ct != NULL && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 &&
+	       (ct[33] == '\0' || ct[33] == ';' || ct[33] == ' ');
+}
+
+/* Form bodies: form_post callbacks and back-channel logout. */
+static int parse_form(struct tsso_req *req, struct tsso_err *err)
+{
+	return tsso_form_parse(req->body, req->body_len, &req->form, err);
+}
+
+static int parse_query(const char *raw_uri, struct tsso_req *req, struct tsso_err *err)
+{
+	const char *q = raw_uri ? strchr(raw_uri, '?') : NULL;
+	size_t n;
+
+	if (q == NULL)
+		return 0;
+	q++;
+	n = strcspn(q, "#");
+	return n == 0 ? 0 : tsso_form_parse(q, n, &req->query, err);
+}
+
+static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c, const char *url,
+                                const char *method, struct conn_state *st)
+{
+	struct tsso_req req = {0};
+	struct tsso_resp resp = {0};
+	const struct tsso_route *route;
+	const char *allow = NULL, *route_name = "unknown";
+	char tenant_buf[TSSO_TENANT_ID_MAX + 2], addr[64], status_s[8], ms[32];
+	int status = 404;
+	enum MHD_Result ret = MHD_NO;
+	struct tsso_err err = {0};
+
+	tsso_buf_init(&resp.body, 4 * 1024 * 1024);
+	req.method = method;
+	req.path = url;
+	req.start = st->start;
+	req.app = s->app;
+	req.request_id = tsso_rand_token(12);
+	client_addr(c, addr, sizeof(addr));
+	req.remote_addr = addr;
+	if (req.request_id == NULL)
+		goto out;
+	req.rt = tsso_app_acquire(s->app);
+
+	if (!collect_values(c, MHD_HEADER_KIND, &req.headers, TSSO_HTTP_MAX_HEADER_COUNT,
+	                    TSSO_HTTP_MAX_HEADER)) {
+		tsso_resp_error(&req, &resp, 431, "http.headers_too_large", "Request too large",
+		                "The request carries too many or too large headers.");
+		goto answer;
+	}
+	/* The query is parsed strictly from the raw request target (MHD's own
+	 * argument decoding is lenient): bad escapes, NUL, invalid UTF-8 refused. */
+	if (parse_query(st->raw_uri, &req, &err) < 0) {
+		bool many = strcmp(tsso_err_reason(&err), "form.too_many") == 0 ||
+		            strcmp(tsso_err_reason(&err), "form.too_large") == 0;
+
+		tsso_resp_error(&req, &resp, many ? 414 : 400,
+		                many ? "http.query_too_large" : "http.bad_query",
+		                many ? "Request too large" : "Bad request",
+		                many ? "The address has too many or too long parameters."
+		                     : "The address has malformed parameters.");
+		goto answer;
+	}
+	req.query_dup = tsso_kvlist_first_dup(&req.query) != NULL;
+	for (size_t i = 0; i < req.headers.n; i++)
+		if (strcasecmp(req.headers.v[i].key, "Cookie") == 0 &&
+		    tsso_cookie_parse(req.headers.v[i].value, &req.cookies, &err) < 0)
+			goto out;
+	req.content_type = tsso_req_header(&req, "Content-Type");
+	if (st->body.len > 0) {
+		req.body = st->body.ptr;
+		req.body_len = st->body.len;
+	}
+	if (strcmp(method, "POST") == 0 && is_form_content(req.content_type) && req.body != NULL &&
+	    parse_form(&req, &err) < 0) {
+		tsso_resp_error(&req, &resp, 400, err.reason ? err.reason : "http.bad_form",
+		                "Bad request", "The form data could not be read.");
+		goto answer;
+	}
+
+	route = tsso_route_match(req.rt->cfg->base_path, url, method, tenant_buf,
+	                         sizeof(tenant_buf), &req.route_path, &status, &allow);
+	if (route == NULL) {
+		if (status == 405) {
+			route_name = "method_not_allowed";
+			tsso_resp_error(&req, &resp, 405, "http.method_not_allowed",
+			                "Method not allowed",
+			                "This address does not accept that method.");
+			if (allow != NULL)
+				(void)tsso_resp_header(&resp, "Allow", allow);
+		} else {
+			tsso_resp_error(&req, &resp, 404, "http.not_found", "Not found",
+			                "There is nothing at this address.");
+		}
+		goto answer;
+	}
+	route_name = route->name;
+	if (route->scope == TSSO_ROUTE_TENANT) {
+		req.tenant = tsso_runtime_tenant(req.rt, tenant_buf);
+		if (req.tenant == NULL) {
+			tsso_resp_error(&req, &resp, 404, "tenant.unknown", "Unknown organisation",
+			                "This sign-in address does not belong to a configured "
+			                "organisation. Check the link you followed.");
+			goto answer;
+		}
+		req.tenant_id = req.tenant->cfg->id;
+	}
+	route->handler(&req, &resp);
+	if (resp.status == 0)
+		tsso_resp_error(&req, &resp, 500, "http.no_answer", "Internal error",
+		                "The server could not answer this request.");
+answer:
+	ret = send_resp(c, &req, &resp);
+	snprintf(status_s, sizeof(status_s), "%d", resp.status);
+	snprintf(ms, sizeof(ms), "%.3f", (tsso_now_mono() - st->start) * 1000.0);
+	tsso_log(resp.status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO, "http.request", "request_id",
+	         req.request_id, "method", method, "route", route_name, "tenant", req.tenant_id,
+	         "status", status_s, "ms", ms, "reason", resp.reason, "remote", addr, NULL);
+	tsso_metrics_request(s->app->metrics, route_name, resp.status, tsso_now_mono() - st->start);
+	if (resp.reason != NULL && resp.status >= 400 && resp.status != 404 && resp.status != 405)
+		tsso_metrics_refusal(s->app->metrics, req.tenant_id, resp.reason);
+out:
+	tsso_runtime_release(req.rt);
+	req_free(&req);
+	resp_free(&resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+	struct tsso_server *s = cls;
+	struct conn_state *st = *con_cls;
+
+	(void)version;
+	if (st == NULL)
+		return MHD_NO; /* the URI logger always creates it */
+	if (!st->started) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		char *end = NULL;
+
+		st->started = true;
+		st->start = tsso_now_mono();
+		atomic_fetch_add(&s->inflight, 1);
+		st->counted = true;
+		if (st->raw_uri == NULL || strlen(url) > TSSO_HTTP_MAX_URL)
+			return early_answer(s, c, 414, "http.url_too_long", "limits");
+		if (tsso_route_method_bit(method) == 0)
+			return early_answer(s, c, 405, "http.method_not_allowed", "limits");
+		if (cl != NULL) {
+			unsigned long long n = strtoull(cl, &end, 10);
+
+			if (end == cl || *end != '\0' || n > TSSO_HTTP_MAX_BODY)
+				return early_answer(s, c, 413, "http.body_too_large", "limits");
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		if (!st->too_large && tsso_buf_add(&st->body, upload_data, *upload_data_size) < 0)
+			st->too_large = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (st->too_large)
+		return early_answer(s, c, 413, "http.body_too_large", "limits");
+	return dispatch(s, c, url, method, st);
+}
+
+/* Called by MHD with the raw request target before anything else: the
+ * per-request state starts here, keeping the target for strict parsing. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct conn_state *st = calloc(1, sizeof(*st));
+
+	(void)cls;
+	(void)c;
+	if (st == NULL)
+		return NULL;
+	tsso_buf_init(&st->body, TSSO_HTTP_MAX_BODY);
+	if (uri != NULL && strlen(uri) <= TSSO_HTTP_MAX_URL)
+		st->raw_uri = strdup(uri);
+	return st;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct tsso_server *s = cls;
+	struct conn_state *st = *con_cls;
+
+	(void)c;
+	(void)toe;
+	if (st == NULL)
+		return;
+	if (st->counted)
+		atomic_fetch_sub(&s->inflight, 1);
+	tsso_buf_free_secure(&st->body);
+	tsso_free_secret(st->raw_uri);
+	free(st);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	tsso_log(TSSO_LOG_DEBUG, "http.server", "message", msg, NULL);
+}
+
+struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err)
+{
+	struct tsso_runtime *rt = tsso_app_acquire(app);
+	const struct tsso_config *cfg = rt->cfg;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	struct tsso_server *s = NULL;
+	char port[8];
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	int gai;
+
+	snprintf(port, sizeof(port), "%u", cfg->listen_port);
+	gai = getaddrinfo(cfg->listen_host, port, &hints, &ai);
+	if (gai != 0) {
+		tsso_err_set(err, "server.listen", "cannot use listen address %s: %s",
+		             cfg->listen_host, gai_strerror(gai));
+		goto fail;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		goto fail;
+	s->app = app;
+	atomic_init(&s->inflight, 0);
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http.max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http.max_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(TSSO_HTTP_MAX_HEADERS_SIZE * 2),
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	if (s->d == NULL) {
+		tsso_err_set(err, "server.listen",
+		             "cannot listen on %s:%u (in use, or not allowed)", cfg->listen_host,
+		             cfg->listen_port);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : cfg->listen_port;
+	freeaddrinfo(ai);
+	tsso_runtime_release(rt);
+	return s;
+fail:
+	if (ai)
+		freeaddrinfo(ai);
+	free(s);
+	tsso_runtime_release(rt);
+	return NULL;
+}
+
+void tsso_server_quiesce(struct tsso_server *s)
+{
+	MHD_socket fd;
+
+	if (s == NULL || s->d == NULL)
+		return;
+	fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+unsigned tsso_server_inflight(const struct tsso_server *s)
+{
+	return s ? atomic_load(&((struct tsso_server *)s)->inflight) : 0;
+}
+
+unsigned short tsso_server_port(const struct tsso_server *s)
+{
+	return s ? s->port : 0;
+}
+
+void tsso_server_stop(struct tsso_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	free(s);
+}

@@ -1,0 +1,267 @@
+/* Unit tests for src/session/session.c (the record and its JSON form) and the
+ * keyed hash the in-memory tables use. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "src/session/store_impl.h"
+#include "tsso/limits.h"
+#include "tsso/session.h"
+
+static struct tsso_session *sample(void)
+{
+	struct tsso_session *s = tsso_session_new();
+
+	assert_non_null(s);
+	memset(s->id, 'A', TSSO_SESSION_ID_LEN);
+	assert_int_equal(tsso_session_set(&s->tenant, "acme"), 0);
+	assert_int_equal(tsso_session_set(&s->iss, "https://login.acme.example/"), 0);
+	assert_int_equal(tsso_session_set(&s->sub, "248289761001"), 0);
+	assert_int_equal(tsso_session_set(&s->sid, "08a5019c-17e1-4977-8f42-65a12843ea02"), 0);
+	assert_int_equal(tsso_session_set(&s->id_token, "eyJ.id.token"), 0);
+	assert_int_equal(tsso_session_set(&s->access_token, "at-\"quoted\"\n"), 0);
+	assert_int_equal(tsso_session_set(&s->refresh_token, "rt"), 0);
+	assert_int_equal(tsso_session_set(&s->embed_token, "embed"), 0);
+	s->created_ms = 1700000000123;
+	s->last_seen_ms = 1700000000456;
+	s->expires_ms = 1700001800456;
+	s->access_exp = 1700000300;
+	s->refresh_exp = 1700086400;
+	s->embed_exp = 1700000600;
+	s->identity = json_pack("{s:s, s:b, s:[s], s:{s:s}}", "username", "jane@acme.example",
+	                        "admin", 0, "groups", "finance", "attributes", "region", "EU");
+	assert_non_null(s->identity);
+	return s;
+}
+
+static void test_round_trip(void **state)
+{
+	struct tsso_session *s = sample(), *b;
+	struct tsso_err err = {0};
+	char *json = NULL;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), 0);
+	assert_int_equal(strlen(json), n);
+	b = tsso_session_from_json(json, n, &err);
+	assert_non_null(b);
+	assert_string_equal(b->id, s->id);
+	assert_string_equal(b->tenant, "acme");
+	assert_string_equal(b->iss, s->iss);
+	assert_string_equal(b->sub, s->sub);
+	assert_string_equal(b->sid, s->sid);
+	assert_string_equal(b->id_token, s->id_token);
+	assert_string_equal(b->access_token, s->access_token);
+	assert_string_equal(b->refresh_token, "rt");
+	assert_string_equal(b->embed_token, "embed");
+	assert_true(b->created_ms == s->created_ms && b->last_seen_ms == s->last_seen_ms &&
+	            b->expires_ms == s->expires_ms && b->access_exp == s->access_exp &&
+	            b->refresh_exp == s->refresh_exp && b->embed_exp == s->embed_exp);
+	assert_true(json_equal(b->identity, s->identity));
+	free(json);
+	tsso_session_free(b);
+
+	/* Optional members absent: still a valid record, and compact. */
+	tsso_session_free(s);
+	s = tsso_session_new();
+	assert_int_equal(tsso_session_set(&s->tenant, "acme"), 0);
+	assert_int_equal(tsso_session_set(&s->iss, "i"), 0);
+	assert_int_equal(tsso_session_set(&s->sub, "s"), 0);
+	s->created_ms = 1;
+	s->expires_ms = 2;
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), 0);
+	assert_true(n < 64);
+	b = tsso_session_from_json(json, n, &err);
+	assert_non_null(b);
+	assert_null(b->sid);
+	assert_null(b->identity);
+	assert_string_equal(b->id, "");
+	free(json);
+	tsso_session_free(b);
+	tsso_session_free(s);
+}
+
+static void test_to_json_refusals(void **state)
+{
+	struct tsso_session *s = sample();
+	struct tsso_err err = {0};
+	char *json = (char *)"untouched", *big;
+	size_t n = 7;
+	(void)state;
+
+	big = malloc(TSSO_SESSION_FIELD_MAX + 2);
+	memset(big, 's', TSSO_SESSION_FIELD_MAX + 1);
+	big[TSSO_SESSION_FIELD_MAX + 1] = '\0';
+	assert_int_equal(tsso_session_set(&s->sid, big), 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.too_large");
+	assert_string_equal(json, "untouched");
+	assert_int_equal(tsso_session_set(&s->sid, NULL), 0);
+	free(big);
+
+	big = malloc(TSSO_SESSION_JSON_MAX + 1);
+	memset(big, 't', TSSO_SESSION_JSON_MAX);
+	big[TSSO_SESSION_JSON_MAX] = '\0';
+	assert_int_equal(tsso_session_set(&s->access_token, big), 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.too_large");
+	free(big);
+
+	assert_int_equal(tsso_session_set(&s->sub, NULL), 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.invalid");
+	assert_int_equal(n, 7);
+	tsso_session_free(s);
+}
+
+static void test_from_json_refusals(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "[]",
+	    "not json",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1}", /* no x */
+	    "{\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1,\"x\":2}", /* no v */
+	    "{\"v\":2,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1,\"x\":2}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1,\"x\":2,\"zz\":1}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"sub\":\"t\",\"c\":1,\"x\":2}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":7,\"c\":1,\"x\":2}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":-1,\"x\":2}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1.5,\"x\":2}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\\u0000x\",\"c\":1,\"x\":2}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1,\"x\":2,\"id\":\"short\"}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1,\"x\":2,\"idn\":[]}",
+	    "{\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":\"s\",\"c\":1,\"x\":2} trailing",
+	};
+	(void)state;
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(bad); i++) {
+		struct tsso_err err = {0};
+
+		assert_null(tsso_session_from_json(bad[i], strlen(bad[i]), &err));
+		assert_string_equal(tsso_err_reason(&err), "session.malformed");
+	}
+	{
+		struct tsso_err err = {0};
+		char *big = malloc(TSSO_SESSION_JSON_MAX + 2);
+
+		memset(big, ' ', TSSO_SESSION_JSON_MAX + 1);
+		big[0] = '{';
+		big[TSSO_SESSION_JSON_MAX] = '}';
+		assert_null(tsso_session_from_json(big, TSSO_SESSION_JSON_MAX + 1, &err));
+		assert_string_equal(tsso_err_reason(&err), "session.malformed");
+		free(big);
+	}
+}
+
+static struct tsso_session *parse_with_sub(const char *sub_json, const char *extra)
+{
+	char buf[512];
+	struct tsso_err err = {0};
+
+	snprintf(buf, sizeof(buf),
+	         " {\"v\":1,\"t\":\"acme\",\"iss\":\"i\",\"sub\":%s,\"c\":1,\"x\":2%s}\n", sub_json,
+	         extra);
+	return tsso_session_from_json(buf, strlen(buf), &err);
+}
+
+/* The record parser is our own (speed): RFC 8259 strings and numbers, strictly. */
+static void test_json_strings(void **state)
+{
+	static const struct {
+		const char *json, *decoded;
+	} ok[] = {
+	    {"\"plain\"", "plain"},
+	    {"\"q\\\"b\\\\s\\/\"", "q\"b\\s/"},
+	    {"\"\\b\\f\\n\\r\\t\"", "\b\f\n\r\t"},
+	    {"\"\\u00e9\\u20AC\"", "\xc3\xa9\xe2\x82\xac"},
+	    {"\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80"},
+	    {"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+	    {"\"\"", ""},
+	};
+	static const char *const bad[] = {
+	    "\"\\u0000\"",          /* NUL */
+	    "\"\\ud83d\"",          /* lone high surrogate */
+	    "\"\\ude00\"",          /* lone low surrogate */
+	    "\"\\ud83dx\"",         /* high surrogate without its pair */
+	    "\"\\u12\"",            /* short escape */
+	    "\"\\x41\"",            /* unknown escape */
+	    "\"a\tb\"",             /* raw control character */
+	    "\"\xc3\"",             /* truncated UTF-8 */
+	    "\"\xc0\xaf\"",         /* overlong */
+	    "\"\xed\xa0\x80\"",     /* encoded surrogate */
+	    "\"\xf4\x90\x80\x80\"", /* above U+10FFFF */
+	    "\"\xff\"",
+	    "\"unterminated",
+	};
+	(void)state;
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(ok); i++) {
+		struct tsso_session *s = parse_with_sub(ok[i].json, "");
+
+		assert_non_null(s);
+		assert_string_equal(s->sub, ok[i].decoded);
+		tsso_session_free(s);
+	}
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(bad); i++)
+		assert_null(parse_with_sub(bad[i], ""));
+}
+
+static void test_json_structure(void **state)
+{
+	static const char *const bad_extra[] = {
+	    ",\"l\":01",                   /* leading zero */
+	    ",\"l\":1e3",                  /* exponent */
+	    ",\"l\":-",                    /* sign alone */
+	    ",\"l\":99999999999999999999", /* overflow */
+	    ",\"l\":true",                 /* other types */
+	    ",\"l\":null",
+	    ",\"idn\":{\"a\":1,\"a\":2}", /* duplicate inside the identity */
+	    ",\"idn\":{\"a\":[1}",        /* broken identity */
+	    ",\"idn\":{\"a\":\"}\"",      /* unterminated object */
+	    ",",                          /* trailing comma */
+	    ",\"c\":1",                   /* duplicate */
+	};
+	struct tsso_session *s;
+	(void)state;
+
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(bad_extra); i++)
+		assert_null(parse_with_sub("\"u\"", bad_extra[i]));
+	/* Braces inside identity strings do not confuse the object boundary. */
+	s = parse_with_sub("\"u\"", ", \"idn\" : {\"x\":\"}{\\\"\",\"y\":[{}]} , \"l\" : 0");
+	assert_non_null(s);
+	assert_string_equal(json_string_value(json_object_get(s->identity, "x")), "}{\"");
+	tsso_session_free(s);
+}
+
+/* SipHash-2-4 reference vector (key 00..0f, message 00..0e). */
+static void test_siphash(void **state)
+{
+	unsigned char msg[15];
+	uint64_t key[2];
+	unsigned char k[16];
+	(void)state;
+
+	for (int i = 0; i < 16; i++)
+		k[i] = (unsigned char)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (unsigned char)i;
+	memcpy(key, k, 16); /* little-endian machine */
+	assert_true(store_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
+	assert_true(store_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_to_json_refusals),
+	    cmocka_unit_test(test_from_json_refusals), cmocka_unit_test(test_siphash),
+	    cmocka_unit_test(test_json_strings),       cmocka_unit_test(test_json_structure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
