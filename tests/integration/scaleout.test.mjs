@@ -189,6 +189,44 @@ test('a Redis restart between requests costs nothing; both daemons recover witho
   assert.deepEqual([A.proc.pid, B.proc.pid], pids);
 });
 
+test('a Redis restart under load: only requests during the outage fail (503, never 401 or 500), then all recover', async () => {
+  const s = await loginVia(A, B);
+  assert.equal((await embedToken(A, 'acme', s.jar)).status, 200);
+  await redis.command('SAVE');
+  const seen = [];
+  let stop = false;
+  const load = (d) => (async () => {
+    while (!stop) {
+      const r = await embedToken(d, 'acme', s.jar);
+      seen.push({ d: d === A ? 'A' : 'B', status: r.status, reason: r.json?.reason, at: Date.now() });
+      await sleep(10);
+    }
+  })();
+  const loops = [load(A), load(B)];
+  await sleep(150);
+  const down = Date.now();
+  await redis.restart();
+  const up = Date.now();
+  let recovered;
+  try {
+    await until(() => ['A', 'B'].every((n) => seen.some((x) => x.d === n && x.at > up && x.status === 200)), 8000);
+    recovered = Date.now();
+    await sleep(300);
+  } finally {
+    stop = true;
+    await Promise.all(loops);
+  }
+  const bad = seen.filter((x) => x.status !== 200 && x.status !== 503);
+  assert.deepEqual(bad, [], 'only 503 while Redis is away');
+  const failed = seen.filter((x) => x.status === 503);
+  assert.ok(failed.every((x) => x.at >= down), 'nothing failed before the restart');
+  // After both instances answered 200 again, everything does.
+  const tail = seen.filter((x) => x.at > recovered);
+  assert.ok(tail.length > 0);
+  assert.deepEqual(tail.filter((x) => x.status !== 200), []);
+  console.log(`redis restart under load: ${seen.length} requests, ${failed.length} answered 503 (restart took ${up - down} ms, both instances back ${recovered - up} ms after)`);
+});
+
 test('while Redis is down: /readyz 503 with the reason, logins fail closed with 503, sessions are not lost', async () => {
   const s = await loginVia(A, A);
   assert.equal((await embedToken(B, 'acme', s.jar)).status, 200);
