@@ -16,6 +16,7 @@ import { daemonLogin, embedToken } from './lib/flow.mjs';
 import { stopAll } from './lib/proc.mjs';
 import { freePort } from './lib/ports.mjs';
 import { tempDir } from './lib/tmp.mjs';
+import { until } from './lib/testkit.mjs';
 
 const SECRET = 'sessions-client-secret-0123456789abcdef';
 // libfaketime (Debian package libfaketime): the daemon reads its clock offset
@@ -258,6 +259,8 @@ test('bad cookies read as "no session" (401 + reason), no error-level log, the r
   const cross = await embedRaw(dc, `tsso=${good}`, 'other');
   assert.equal(cross.status, 401);
   assert.equal(cross.reason, 'session.forged');
+  // Log lines come through a pipe: wait until every request above is logged.
+  await until(() => dc.logs().slice(mark).filter((l) => l.event === 'http.request').length >= cases.length + 1, 5000);
   assert.deepEqual(loudLines(dc, mark), [], 'no warn/error log lines for bad cookies');
   const still = await embedToken(dc, 'acme', jar);
   assert.equal(still.status, 200);
