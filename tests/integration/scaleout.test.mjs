@@ -138,11 +138,19 @@ test('killing A mid-flow loses nothing: the login it started and the sessions it
   assert.equal(start.status, 302);
   await A.kill(); // SIGKILL: no goodbye
   const cb = await loginAtOp(start.headers.get('location'), 'alice', 'alice-password', jar);
+  const copy = new CookieJar();
+  copy.cookies = jar.cookies.map((c) => ({ ...c })); // the login-state cookie, before B spends it
   const fin = await deliverCallback(jar, { ...cb, url: on(B, cb.url) });
   assert.equal(fin.status, 302, await fin.text());
   assert.equal((await embedToken(B, 'acme', jar)).status, 200);
   assert.equal((await embedToken(B, 'acme', earlier.jar)).status, 200, "A's session, served by B");
   await A.restart();
+  // The same response replayed on the other instance: single use holds across instances.
+  const replay = await deliverCallback(copy, { ...cb, url: on(A, cb.url) });
+  const rb = await replay.text();
+  assert.equal(replay.status, 400, rb);
+  assert.match(rb, /state\.replayed/);
+  assert.equal((await embedToken(A, 'acme', copy)).status, 401);
   assert.equal((await embedToken(A, 'acme', jar)).status, 200, 'the restarted A serves it too');
 });
 
@@ -165,11 +173,17 @@ test('Redis command budget: at most 4 per login, 1 per authenticated request (ca
   assert.ok(total(req) <= N, `${N} requests used ${JSON.stringify(req)}`);
   assert.deepEqual(Object.keys(req), ['mget'], `one MGET each: ${JSON.stringify(req)}`);
   // And a login over an existing session (ends it first) stays within 4 as well.
+  const previous = jar.get('tsso').value;
   await redis.resetStats();
   const again = await loginVia(B, A, 'acme', jar);
   assert.equal(again.fin.status, 302);
   const relogin = usage(await redis.commandStats());
   assert.ok(total(relogin) <= 4, `re-login used ${JSON.stringify(relogin)}`);
+  // No fixation: a fresh id, and the session the browser brought is gone.
+  assert.notEqual(jar.get('tsso').value.split('.')[0], previous.split('.')[0]);
+  const old = await fetch(B.tenantUrl('acme', '/embed-token'), { headers: { cookie: `tsso=${previous}` } });
+  assert.equal(old.status, 401);
+  assert.equal((await old.json()).reason, 'session.not_found');
   console.log(`redis commands: login ${JSON.stringify(login)}, ${N} requests ${JSON.stringify(req)}, re-login ${JSON.stringify(relogin)}`);
 });
 
