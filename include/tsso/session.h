@@ -78,6 +78,12 @@ struct tsso_store;
 struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err *err) TSSO_WUR;
 /* Accepts NULL. */
 void tsso_store_free(struct tsso_store *st);
+/* After a reload that had to build a new store (cookie store: the keyring
+ * may have changed), keep the process-local single-use markers, locks and
+ * revocation list of prev, the store being replaced: st and prev then share
+ * them (either may be freed first). Call before st serves requests. Does
+ * nothing for what either store keeps in Redis. */
+void tsso_store_inherit(struct tsso_store *st, struct tsso_store *prev);
 /* "cookie", "memory" or "redis". Borrowed. */
 const char *tsso_store_name(const struct tsso_store *st);
 
