@@ -21,6 +21,7 @@ static const char *const tenant_keys[] = {"issuer",
                                           "prompt",
                                           "max_age",
                                           "acr_values",
+                                          "acr_essential",
                                           "extra_auth_params",
                                           "par",
                                           "id_token_signing_algs",
@@ -225,6 +226,9 @@ static void parse_oidc_options(struct cfg_ctx *c, const json_t *t, struct tsso_t
 	r->max_age = -1;
 	cfg_long(c, t, "", "max_age", 0, 365L * 86400, &r->max_age);
 	cfg_str(c, t, "", "acr_values", false, &r->acr_values);
+	cfg_bool(c, t, "", "acr_essential", &r->acr_essential);
+	if (r->acr_essential && r->acr_values == NULL)
+		cfg_problem(c, "", "acr_essential", "needs acr_values (the values to require)");
 	extra = cfg_object(c, t, "", "extra_auth_params");
 	if (extra != NULL) {
 		static const char *const reserved[] = {

@@ -55,7 +55,7 @@ before(async () => {
       },
       {
         client_id: 'tsso-basic', client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic',
-        redirect_uris: [cb('nopar'), cb('ui'), cb('uioff')],
+        redirect_uris: [cb('nopar'), cb('ui'), cb('uioff'), cb('parreq')],
       },
     ],
   });
@@ -96,11 +96,14 @@ before(async () => {
         par: 'auto',
       }),
       hparreq: hostile({ par: 'required' }),
+      parreq: real('tsso-basic', { client_secret_file: '../secrets/client.secret', par: 'required' }),
+      hacr: hostile({ acr_values: 'urn:acme:mfa', acr_essential: true }),
+      acr: {
+        issuer: mini.issuer, client_id: 'tsso-mini', client_secret_file: '../secrets/client.secret', embed: EMBED,
+        acr_values: 'urn:acme:mfa urn:acme:hw', acr_essential: true,
+      },
       maxage: {
         issuer: mini.issuer, client_id: 'tsso-mini', client_secret_file: '../secrets/client.secret', max_age: 60, embed: EMBED,
-      },
-      hung: {
-        issuer: `http://127.0.0.1:${hung.address().port}`, client_id: 'x', client_secret_file: '../secrets/client.secret', embed: EMBED,
       },
     },
   });
@@ -333,6 +336,30 @@ test('PAR required and the IdP has no PAR endpoint: a clear refusal', async () =
   assert.match(r.body, /temporarily unavailable/i);
 });
 
+test('PAR required at an OP with PAR: only client_id and request_uri in the browser', async () => {
+  const { jar, start, cb } = await toCallback('parreq');
+  const a = new URL(start.headers.location);
+  assert.equal([...a.searchParams.keys()].sort().join(','), 'client_id,request_uri');
+  const fin = await deliver(jar, cb);
+  assert.equal(fin.status, 302, fin.body.slice(0, 300));
+});
+
+test('acr_essential: acr asked as an essential claim, and an ID token without one of the values refused', async () => {
+  const h = await toCallback('hacr', {}, { user: 'eve', password: 'x' });
+  const a = (await hop.stats('ok')).last_authorize;
+  assert.equal(a.acr_values, 'urn:acme:mfa');
+  assert.deepEqual(JSON.parse(a.claims), { id_token: { acr: { essential: true, values: ['urn:acme:mfa'] } } });
+  const r = await deliver(h.jar, h.cb); // the hostile OP sends no acr
+  await assertRefused(r, { tenant: 'hacr', reason: 'id_token.acr_mismatch' });
+  mini.setClaims(() => ({ acr: 'urn:acme:pwd' }));
+  const weak = await login('acr');
+  await assertRefused(weak.fin, { tenant: 'acr', reason: 'id_token.acr_mismatch' });
+  await noSession('acr', weak.jar);
+  mini.setClaims(() => ({ acr: 'urn:acme:hw' }));
+  const ok = await login('acr');
+  assert.equal(ok.fin.status, 302, ok.fin.body.slice(0, 300));
+});
+
 test('max_age: an ID token whose auth_time is too old is refused; a fresh one passes', async () => {
   mini.setClaims(({ now }) => ({ auth_time: now - 3600, email: 'old@acme.example' }));
   const old = await login('maxage');
@@ -361,35 +388,56 @@ test('UserInfo claims from the real OP reach the mapping (and only with userinfo
 // --- 5. isolation from a hung IdP ---------------------------------------------
 
 test('a hung IdP does not slow another tenant; /readyz names the failing tenant', async () => {
-  let settled = 0;
-  const hungReqs = [];
-  for (let i = 0; i < 6; i += 1) {
-    hungReqs.push(request(`${daemon.url}/hung/login`, { timeoutMs: 30000 })
-      .then((r) => { settled += 1; return r; }, (e) => { settled += 1; return { error: e }; }));
-  }
-  await new Promise((r) => { setTimeout(r, 300); });
-  assert.ok(hungSockets.size >= 1, 'the daemon is connected to the hung IdP');
-  const lat = [];
-  for (let i = 0; i < 4; i += 1) {
+  // A daemon of its own, so the hung IdP is fresh (not yet in its fail-fast window).
+  const d = await startDaemon({
+    generateKeys: true,
+    files: { 'secrets/client.secret': `${SECRET}\n` },
+    tenants: {
+      hung: {
+        issuer: `http://127.0.0.1:${hung.address().port}`, client_id: 'x', client_secret_file: '../secrets/client.secret', embed: EMBED,
+      },
+      hok: {
+        issuer: hop.issuer('ok'), client_id: 'tsso-hostile', client_secret_file: '../secrets/client.secret', embed: EMBED,
+      },
+    },
+  });
+  try {
+    let settled = 0;
     const t0 = Date.now();
-    const { fin } = await login('hok', {}, { user: 'eve', password: 'x' });
-    lat.push(Date.now() - t0);
-    assert.equal(fin.status, 302, fin.body.slice(0, 300));
+    const hungReqs = [];
+    for (let i = 0; i < 6; i += 1) {
+      hungReqs.push(request(`${d.url}/hung/login`, { timeoutMs: 30000 })
+        .then((r) => { settled += 1; return { ...r, ms: Date.now() - t0 }; }, (e) => { settled += 1; return { error: e }; }));
+    }
+    await new Promise((r) => { setTimeout(r, 300); });
+    assert.ok(hungSockets.size >= 1, 'the daemon is connected to the hung IdP');
+    const lat = [];
+    for (let i = 0; i < 4; i += 1) {
+      const t1 = Date.now();
+      const { fin } = await login('hok', {}, { user: 'eve', password: 'x', d });
+      lat.push(Date.now() - t1);
+      assert.equal(fin.status, 302, fin.body.slice(0, 300));
+    }
+    const inFlight = 6 - settled;
+    const hungDone = await Promise.all(hungReqs);
+    assert.equal(inFlight, 6, 'every hung request was still in flight while the other tenant logged in');
+    assert.ok(Math.max(...lat) < 2000, `other tenant's login latency stays low: ${lat.join(', ')} ms`);
+    for (const r of hungDone) {
+      assert.ok(!r.error, `hung login answered (${r.error})`);
+      assert.ok(r.ms < 15000, `bounded by the outbound timeout: ${r.ms} ms`);
+      await assertRefused(r, { tenant: 'hung', reason: 'discovery.unreachable', status: 503 }, d);
+      assert.equal(r.headers['retry-after'], '30');
+    }
+    const ready = await request(`${d.url}/readyz`);
+    const body = JSON.parse(ready.body);
+    assert.equal(body.tenants.hung.idp, 'failing', JSON.stringify(body.tenants.hung));
+    assert.equal(body.tenants.hung.reason, 'discovery.unreachable');
+    assert.equal(body.tenants.hok.idp, 'ok');
+    assert.ok(d.logs().some((l) => l.event === 'idp.refresh_failed' && l.tenant === 'hung' && /fetch\.timeout/.test(l.detail)),
+      'the log says the IdP timed out');
+  } finally {
+    await d.stop();
   }
-  const inFlight = 6 - settled;
-  const hungDone = await Promise.all(hungReqs);
-  assert.ok(inFlight >= 1, `hung requests were still in flight while measuring (${inFlight})`);
-  assert.ok(Math.max(...lat) < 2000, `other tenant's login latency stays low: ${lat.join(', ')} ms`);
-  for (const r of hungDone) {
-    assert.ok(!r.error, `hung login answered (${r.error})`);
-    assert.equal(r.status, 503, r.body?.slice(0, 300));
-    assert.match(r.body, /<code>(discovery\.unreachable|fetch\.[a-z_]+)<\/code>/);
-    assert.equal(r.headers['retry-after'], '30');
-  }
-  const ready = JSON.parse((await request(`${daemon.url}/readyz`)).body);
-  assert.equal(ready.tenants.hung.idp, 'failing', JSON.stringify(ready.tenants.hung));
-  assert.match(ready.tenants.hung.reason, /^(discovery|fetch)\./);
-  assert.equal(ready.tenants.hok.idp, 'ok');
 });
 
 // --- 7. browser-side refusals -------------------------------------------------
@@ -491,8 +539,8 @@ test('every refusal above is counted in /metrics by tenant and reason', async ()
   const m = await daemon.metrics();
   for (const [t, r] of [['hok', 'state.missing'], ['hok', 'state.unknown'], ['hok', 'state.mismatch'], ['hok', 'state.replayed'],
     ['hok', 'authz.duplicate_param'], ['hok', 'authz.error'], ['hok', 'authz.malformed'], ['hok', 'login.duplicate_param'],
-    ['nopar', 'login.iss_mismatch'], ['hparreq', 'par.required'], ['maxage', 'id_token.auth_time_too_old'],
-    ['pkstray', 'token.error'], ['uioff', 'mapping.claim_missing'], ['hung', 'discovery.unreachable']]) {
+    ['nopar', 'login.iss_mismatch'], ['hparreq', 'par.required'], ['maxage', 'id_token.auth_time_too_old'], ['acr', 'id_token.acr_mismatch'],
+    ['pkstray', 'token.error'], ['uioff', 'mapping.claim_missing']]) {
     assert.ok(metricValue(m, t, r) >= 1, `tsso_refusals_total{tenant="${t}",reason="${r}"} counted`);
   }
 });
