@@ -217,15 +217,17 @@ void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
 	struct tsso_err err = {0};
 	char *cookie = NULL;
 	const char *dest;
+	size_t n_params;
 
 	ls = take_state(req, resp, &err);
 	if (ls == NULL)
 		goto refuse;
-	for (size_t i = 0; i < pl->n && i < TSSO_HTTP_MAX_PARAMS; i++) {
-		params[i].name = pl->v[i].key;
-		params[i].value = pl->v[i].value;
+	/* The parsers stop at TSSO_HTTP_MAX_PARAMS; never pass more than we copied. */
+	for (n_params = 0; n_params < pl->n && n_params < TSSO_HTTP_MAX_PARAMS; n_params++) {
+		params[n_params].name = pl->v[n_params].key;
+		params[n_params].value = pl->v[n_params].value;
 	}
-	if (tsso_idp_finish(t->idp, ls, params, pl->n, hdl_now(), &res, &err) < 0)
+	if (tsso_idp_finish(t->idp, ls, params, n_params, hdl_now(), &res, &err) < 0)
 		goto refuse;
 	cc.access_token = res.access_token;
 	if (tsso_mapping_apply(t->mapping, res.claims, res.userinfo, &mopts, &id, &why) < 0) {

@@ -496,9 +496,9 @@ test('form_post callbacks with junk are refused', async () => {
   const url = `${daemon.url}/hok/callback`;
   // malformed urlencoding
   const r1 = await request(url, { method: 'POST', jar, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `state=%zz&code=${EVIL}` });
-  assert.equal(r1.status, 400);
-  assert.match(r1.body, /<code>[a-z_]+\.[a-z_]+<\/code>/);
-  assert.ok(!r1.body.includes('<script>alert'));
+  const why = /<code>([a-z_]+\.[a-z_]+)<\/code>/.exec(r1.body);
+  assert.ok(why, r1.body.slice(0, 300));
+  await assertRefused(r1, { reason: why[1], status: 400 });
   // not a form at all
   const r2 = await request(url, { method: 'POST', jar, headers: { 'content-type': 'text/plain' }, body: `state=${cb.fields.state}&code=${cb.fields.code}` });
   await assertRefused(r2, { tenant: 'hok', reason: 'state.missing', status: 400 });
