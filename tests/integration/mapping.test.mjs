@@ -60,6 +60,9 @@ before(async () => {
     if (!auth.startsWith('Bearer ') || !mini.tokens.has(auth.slice(7))) return { status: 401, body: { error: 'invalid_token' } };
     if (u.pathname === '/graph') return { body: { value: ['0b1c3e2a-6b7e-4d5f-9a3c-2f1e0d9c8b7a', '9f2e4d6c-1a3b-4c5d-8e7f-6a5b4c3d2e1f'] } };
     if (u.pathname === '/direct') return { body: { groups: ['direct-1'] } };
+    if (u.pathname === '/jwt') return { body: 'eyJhbGciOiJub25lIn0.eyJncm91cHMiOlsieCJdfQ.', type: 'application/jwt' };
+    if (u.pathname === '/badvalue') return { body: { value: [{ id: 1 }] } };
+    if (u.pathname === '/dup') return { body: '{"groups":["a"],"groups":["b"]}' };
     return { status: 500, body: { error: 'boom' } };
   });
   const tenants = {};
@@ -283,6 +286,18 @@ test('group overage: endpoint failing, not allowed, or absent ends with claims_u
   assert.equal(claimsSrv.requests.length, n0 + 1, 'nothing sent to an origin not allowed');
   const line = await daemon.waitForLog((l) => l.request_id === notListed.fin.headers['x-request-id'] && l.event === 'login.refused');
   assert.match(line.detail, /distributed_claims_origins/);
+  // userinfo in an allowed origin's URL is refused before any request
+  const ui = await loginWith('dres', overage(claimsSrv.origin.replace('https://', 'https://evil@') + '/graph'));
+  assert.equal(ui.fin.status, 503);
+  assert.equal(claimsSrv.requests.length, n0 + 1, 'nothing sent for a URL with userinfo');
+  // answers we cannot trust: an unverifiable JWT, a list of non-strings, duplicate members
+  for (const [p, why] of [['/jwt', /signed claims answers/], ['/badvalue', /does not hold it/], ['/dup', /not a JSON object/]]) {
+    const r = await loginWith('dres', overage(`${claimsSrv.origin}${p}`));
+    assert.equal(r.fin.status, 503, p);
+    assert.ok(r.fin.body.includes('<code>mapping.claims_unavailable</code>'), p);
+    const l = await daemon.waitForLog((x) => x.request_id === r.fin.headers['x-request-id'] && x.event === 'login.refused');
+    assert.match(l.detail, why, p);
+  }
   // Entra's "hasgroups": no endpoint to ask
   const c = idClaims('entra-id.json');
   delete c.groups;
