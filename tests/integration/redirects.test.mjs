@@ -121,13 +121,17 @@ test('a sample of the payloads is refused as target_link_uri (third-party-initia
 });
 
 test('the refusals are logged with the request id and counted', async () => {
-  const lines = daemon.logs().filter((l) => l.event === 'login.refused' && l.tenant === 't');
-  assert.ok(lines.length >= 100);
-  assert.ok(lines.every((l) => typeof l.request_id === 'string' && l.request_id.length > 8 && /^redirect\./.test(l.reason)));
   const m = await daemon.metrics();
   const total = [...m.matchAll(/^tsso_refusals_total\{tenant="t",reason="redirect\.[a-z_]+"\} (\d+)$/mg)]
     .reduce((a, x) => a + Number(x[1]), 0);
-  assert.equal(total, lines.length);
+  assert.ok(total >= 100, `${total} redirect refusals counted`);
+  // the daemon's log is read asynchronously: wait (bounded) until every counted refusal is there
+  const refusals = () => daemon.logs().filter((l) => l.event === 'login.refused' && l.tenant === 't');
+  const deadline = Date.now() + 5000;
+  while (refusals().length < total && Date.now() < deadline) await new Promise((r) => { setTimeout(r, 50); });
+  const lines = refusals();
+  assert.equal(lines.length, total);
+  assert.ok(lines.every((l) => typeof l.request_id === 'string' && l.request_id.length > 8 && /^redirect\./.test(l.reason)));
 });
 
 const good = () => fs.readFileSync(path.join(DATA, 'redirects-good.txt'), 'utf8').split('\n')
