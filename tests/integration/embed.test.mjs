@@ -23,6 +23,7 @@ const CLIENT_SECRET = 'CANARY-client-secret-embed-0123456789abcdef';
 const API_KEY = 'CANARY-toucan-api-key-5b1e0c4f9a7d2e6b';
 const ATTR_CANARY = 'CANARY-attr-value-e81d3c';
 const EMBED_SECRET = 'CANARY-embed-client-secret-77aa10';
+const WRONG_KEY = 'CANARY-wrong-api-key-3c9d';
 const ISSUER = 'toucan-sso-test';
 const CORS_OK = 'http://127.0.0.1:7777';
 const AI_TTL = 30; // the stand-in's Toucan AI token lifetime: re-mint after 20 s
@@ -87,7 +88,7 @@ before(async () => {
   const files = {
     'secrets/client.secret': `${CLIENT_SECRET}\n`,
     'secrets/toucan.key': `${API_KEY}\n`,
-    'secrets/wrong.key': 'not-the-key-0000\n',
+    'secrets/wrong.key': `${WRONG_KEY}\n`,
     'secrets/embed.secret': `${EMBED_SECRET}\n`,
   };
   daemon = await startDaemon({
@@ -313,6 +314,23 @@ test('exchange: the page gets the opaque token Toucan returns; cached; refusals 
   } finally {
     await toucan.regenerateSecret('xchg', EMBED_SECRET);
   }
+  // Toucan refuses the assertion itself (its issuer setting differs): 502.
+  const jar5 = await loginJar(daemon, 'xchg');
+  await toucan.setV3Tenant('xchg', {
+    issuer: 'someone-else', jwks_url: `${daemon.url}/.well-known/jwks.json`, client_secret: EMBED_SECRET, workspace_id: 'acme',
+  });
+  try {
+    const grant = await embedToken(daemon, 'xchg', jar5);
+    assert.equal(grant.status, 502, grant.text);
+    assert.equal(grant.json.error, 'embed.toucan_refused');
+    assert.equal((await toucan.requests()).v3.at(-1).error, 'invalid_grant');
+  } finally {
+    await toucan.setV3Tenant('xchg', {
+      issuer: ISSUER, jwks_url: `${daemon.url}/.well-known/jwks.json`, client_secret: EMBED_SECRET, workspace_id: 'acme',
+    });
+  }
+  const warn = daemon.logs().filter((l) => l.event === 'embed.refused' && l.tenant === 'xchg' && l.reason === 'embed.toucan_refused');
+  assert.ok(warn.some((l) => /invalid_grant/.test(l.detail ?? '')), 'the log names Toucan\'s OAuth error');
   // The token issued before the re-generation is no longer active at Toucan.
   assert.equal((await toucan.lookup(r.json.token)).active, false);
 });
@@ -374,13 +392,17 @@ test('Toucan AI: exact request, cached, retries on 5xx and timeouts only, 4xx re
   c = await toucan.counters();
   assert.equal(c.ai.calls, 1, 'no retry on 4xx');
   assert.equal(c.ai['401'], 1);
+  assert.ok(!bad.text.includes(WRONG_KEY) && !bad.text.includes(API_KEY), 'no key in the answer');
   // All 5xx: 503 with Retry-After.
   await toucan.fault({ target: 'ai', mode: '503', count: 3 });
   const jar5 = await loginJar(daemon, 'ai');
   const down = await embedToken(daemon, 'ai', jar5);
   assert.equal(down.status, 503);
   assert.match(down.headers.get('retry-after'), /^[1-9][0-9]*$/);
-  assert.equal((await embedToken(daemon, 'ai', jar5)).status, 200, 'recovers; the session survived');
+  assert.ok(!down.text.includes(API_KEY));
+  const back = await embedToken(daemon, 'ai', jar5);
+  assert.equal(back.status, 200, 'recovers; the session survived');
+  assert.ok(!back.text.includes(API_KEY));
 });
 
 test('embed-token: 401 JSON with login_url without a session (or with a forged cookie)', async () => {
@@ -510,7 +532,7 @@ test('toucan-sso mint (development mode, both schemes) and map; mint refuses in 
 test('secrets: the API key and the embed client secret never appear in logs or answers', async () => {
   const all = fs.readFileSync(daemon.proc.outPath, 'utf8') + fs.readFileSync(daemon.proc.errPath, 'utf8');
   assert.ok(all.includes('embed.minted'), 'the logs were read');
-  for (const s of [API_KEY, EMBED_SECRET, CLIENT_SECRET]) assert.ok(!all.includes(s), 'a secret leaked into the log');
+  for (const s of [API_KEY, WRONG_KEY, EMBED_SECRET, CLIENT_SECRET]) assert.ok(!all.includes(s), 'a secret leaked into the log');
 });
 
 test('re-mint when most of the life is spent, and the breaker recovers after its cool-down', async () => {
