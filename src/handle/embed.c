@@ -41,6 +41,7 @@ static bool cors(const struct tsso_req *req, struct tsso_resp *resp)
 static long rate_limited(const struct tsso_req *req, const struct tsso_session *s)
 {
 	char key[TSSO_SESSION_ID_LEN + 2 * TSSO_SESSION_FIELD_MAX + 64];
+	long wait;
 	int n;
 
 	if (s->id[0] != '\0')
@@ -50,7 +51,9 @@ static long rate_limited(const struct tsso_req *req, const struct tsso_session *
 		             s->sub ? s->sub : "", (long long)s->created_ms);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		n = (int)strnlen(key, sizeof(key) - 1);
-	return tsso_embed_client_rate_take(req->tenant->embed, key, (size_t)n);
+	wait = tsso_embed_client_rate_take(req->tenant->embed, key, (size_t)n);
+	tsso_wipe(key, sizeof(key)); /* the session id is a bearer credential */
+	return wait;
 }
 
 static void unauthorized(const struct tsso_req *req, struct tsso_resp *resp, const char *reason)
