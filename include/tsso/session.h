@@ -47,6 +47,7 @@ struct tsso_session {
 	json_t *identity;  /* the embed identity (identity.h JSON form), opaque here; may be NULL */
 	char *embed_token; /* cached embed token, optional */
 	int64_t embed_exp;
+	int64_t embed_iat; /* when the cached token was issued (its lifetime is exp - iat) */
 };
 
 /* A new, empty session (caller frees). */
