@@ -54,6 +54,7 @@ static const char *const embed_keys[] = {"scheme",
                                          "api_key_env",
                                          "cors_origins",
                                          "audit_values",
+                                         "rate_limit",
                                          NULL};
 static const char *const auth_methods[] = {"client_secret_basic",
                                            "client_secret_post",
@@ -110,6 +111,20 @@ static void parse_embed(struct cfg_ctx *c, const json_t *t, struct tsso_tenant_c
 	cfg_strlist(c, e, P, "cors_origins", &r->embed.cors_origins);
 	check_origins(c, P, "cors_origins", &r->embed.cors_origins);
 	cfg_bool(c, e, P, "audit_values", &r->embed.audit_values);
+	r->embed.rate_burst = TSSO_EMBED_RATE_BURST;
+	r->embed.rate_per_min = TSSO_EMBED_RATE_PER_MIN;
+	{
+		static const char *const rate_keys[] = {"burst", "per_minute", NULL};
+		json_t *rl = cfg_object(c, e, P, "rate_limit");
+
+		if (rl != NULL) {
+			cfg_unknown_keys(c, rl, "embed.rate_limit", rate_keys);
+			cfg_long(c, rl, "embed.rate_limit", "burst", 1, 100000,
+			         &r->embed.rate_burst);
+			cfg_long(c, rl, "embed.rate_limit", "per_minute", 1, 1000000,
+			         &r->embed.rate_per_min);
+		}
+	}
 	if (r->embed.scheme == TSSO_EMBED_SIGNED_JWT) {
 		cfg_str(c, e, P, "issuer", true, &r->embed.issuer);
 		if (cfg_str(c, e, P, "audience", true, &r->embed.audience) &&
@@ -238,8 +253,7 @@ static void parse_oidc_options(struct cfg_ctx *c, const json_t *t, struct tsso_t
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(extra, k, v)
-		{
+		json_object_foreach (extra, k, v) {
 			if (!json_is_string(v))
 				cfg_problem(c, "extra_auth_params", k, "must be a string");
 			else if (in_list(reserved, k))

@@ -83,7 +83,7 @@ struct tsso_embed_client *tsso_embed_client_new(const struct tsso_config *cfg,
 	atomic_init(&c->retry_after, -1);
 	tsso_embed_breaker_init(&c->breaker, c->opts.breaker_threshold,
 	                        c->opts.breaker_cooldown_ms);
-	if ((c->rate = tsso_embed_ratelimit_new()) == NULL) {
+	if ((c->rate = tsso_embed_ratelimit_new(t->embed.rate_burst, t->embed.rate_per_min)) == NULL) {
 		tsso_err_set(err, "embed.misconfigured", "out of memory");
 		goto fail;
 	}

@@ -90,7 +90,7 @@ double tsso_embed_monotonic(void);
 /* --- ratelimit.c: per-session token buckets of the embed-token route --- */
 
 struct tsso_embed_ratelimit;
-struct tsso_embed_ratelimit *tsso_embed_ratelimit_new(void);
+struct tsso_embed_ratelimit *tsso_embed_ratelimit_new(long burst, long per_min);
 void tsso_embed_ratelimit_free(struct tsso_embed_ratelimit *rl);
 /* Take one request for key at now (monotonic seconds): 0 when allowed, else
  * the whole seconds until the next request is allowed. */

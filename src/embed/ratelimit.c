@@ -26,16 +26,20 @@ struct tsso_embed_rate_slot {
 
 struct tsso_embed_ratelimit {
 	pthread_mutex_t mu;
+	double burst;   /* bucket size */
+	double per_min; /* refill rate */
 	unsigned char salt[32];
 	struct tsso_embed_rate_slot slots[TSSO_EMBED_RATE_SLOTS];
 };
 
-struct tsso_embed_ratelimit *tsso_embed_ratelimit_new(void)
+struct tsso_embed_ratelimit *tsso_embed_ratelimit_new(long burst, long per_min)
 {
 	struct tsso_embed_ratelimit *rl = calloc(1, sizeof(*rl));
 
 	if (rl == NULL)
 		return NULL;
+	rl->burst = burst > 0 ? (double)burst : TSSO_EMBED_RATE_BURST;
+	rl->per_min = per_min > 0 ? (double)per_min : TSSO_EMBED_RATE_PER_MIN;
 	if (tsso_rand_bytes(rl->salt, sizeof(rl->salt)) < 0 ||
 	    pthread_mutex_init(&rl->mu, NULL) != 0) {
 		free(rl);
@@ -53,15 +57,16 @@ void tsso_embed_ratelimit_free(struct tsso_embed_ratelimit *rl)
 	free(rl);
 }
 
-/* Refill b to now: TSSO_EMBED_RATE_PER_MIN per minute, capped at the burst. */
-static void refill(struct tsso_embed_rate_slot *b, double now)
+/* Refill b to now: per_min per minute, capped at the burst. */
+static void refill(const struct tsso_embed_ratelimit *rl, struct tsso_embed_rate_slot *b,
+                   double now)
 {
 	double dt = now - b->last;
 
 	if (dt > 0) {
-		b->tokens += dt * TSSO_EMBED_RATE_PER_MIN / 60.0;
-		if (b->tokens > TSSO_EMBED_RATE_BURST)
-			b->tokens = TSSO_EMBED_RATE_BURST;
+		b->tokens += dt * rl->per_min / 60.0;
+		if (b->tokens > rl->burst)
+			b->tokens = rl->burst;
 	}
 	b->last = now;
 }
@@ -95,15 +100,15 @@ long tsso_embed_ratelimit_take(struct tsso_embed_ratelimit *rl, const void *key,
 		b = lru;
 		memcpy(b->key, mac, sizeof(b->key));
 		b->used = true;
-		b->tokens = TSSO_EMBED_RATE_BURST;
+		b->tokens = rl->burst;
 		b->last = now;
 	}
-	refill(b, now);
+	refill(rl, b, now);
 	if (b->tokens >= 1.0) {
 		b->tokens -= 1.0;
 	} else {
 		/* Seconds until one whole request is available again, rounded up. */
-		double need = (1.0 - b->tokens) * 60.0 / TSSO_EMBED_RATE_PER_MIN;
+		double need = (1.0 - b->tokens) * 60.0 / rl->per_min;
 
 		wait = (long)need + 1;
 	}

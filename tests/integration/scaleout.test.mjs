@@ -34,6 +34,9 @@ function tenantCfg(clientId, extra = {}) {
     embed: {
       scheme: 'signed_jwt', issuer: 'toucan-sso-test', workspace_id: 'acme',
       audience: 'https://oauth.toucan.example/acme/oauth/oauth-token',
+      // The load tests below hammer one session on purpose: lift the
+      // per-session rate limit (embed.test.mjs tests the limit itself).
+      rate_limit: { burst: 100000, per_minute: 1000000 },
     },
     ...extra,
   };

@@ -19,7 +19,7 @@ static long take(struct tsso_embed_ratelimit *rl, const char *key, double now)
 
 static void test_burst_then_refused(void **state)
 {
-	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new();
+	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new(TSSO_EMBED_RATE_BURST, TSSO_EMBED_RATE_PER_MIN);
 	(void)state;
 
 	assert_non_null(rl);
@@ -37,7 +37,7 @@ static void test_burst_then_refused(void **state)
 
 static void test_sessions_independent(void **state)
 {
-	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new();
+	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new(TSSO_EMBED_RATE_BURST, TSSO_EMBED_RATE_PER_MIN);
 	(void)state;
 
 	for (int i = 0; i < TSSO_EMBED_RATE_BURST; i++)
@@ -51,7 +51,7 @@ static void test_sessions_independent(void **state)
 
 static void test_refill_capped_at_burst(void **state)
 {
-	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new();
+	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new(TSSO_EMBED_RATE_BURST, TSSO_EMBED_RATE_PER_MIN);
 	(void)state;
 
 	assert_int_equal(take(rl, "s", 0.0), 0);
@@ -66,7 +66,7 @@ static void test_refill_capped_at_burst(void **state)
 
 static void test_bounded_table(void **state)
 {
-	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new();
+	struct tsso_embed_ratelimit *rl = tsso_embed_ratelimit_new(TSSO_EMBED_RATE_BURST, TSSO_EMBED_RATE_PER_MIN);
 	char key[32];
 	(void)state;
 
