@@ -276,6 +276,10 @@ static void test_tenant_refusals(void **state)
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"token_url\":\"https://t\"}}",
 	     "embed.embed_client_secret_file: is required"},
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"nope\":1}}", "embed.nope: unknown key"},
+	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"burst\":0}}}",
+	     "embed.rate_limit.burst: must be between 1 and"},
+	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"rps\":5}}}",
+	     "embed.rate_limit.rps: unknown key"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
