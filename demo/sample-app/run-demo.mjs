@@ -109,6 +109,14 @@ async function main() {
         token_endpoint_auth_method: 'client_secret_basic',
         response_mode: 'query',
         scopes: ['openid', 'email', 'profile', 'groups'],
+        // A small mapping so the token shows what row-level security gets:
+        // the IdP's groups, and the email domain as an attribute.
+        mapping: {
+          groups: { claim: 'groups' },
+          attributes: {
+            email_domain: { claim: 'email', transforms: [{ match: '@(.*)$' }, 'lower'] },
+          },
+        },
         embed,
       },
     },
