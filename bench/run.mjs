@@ -17,6 +17,10 @@ const BUILD = process.env.TSSO_BENCH_BUILD ?? path.join(ROOT, 'build-bench');
 const OUT = path.join(HERE, 'out');
 const QUICK = process.argv.includes('--quick');
 const SKIP_APACHE = process.argv.includes('--no-apache');
+// --profile: toucan-sso under callgrind (instructions, not seconds), a fixed
+// number of logins then of authenticated requests, each dumped apart to
+// bench/out/callgrind.*; no table.
+const PROFILE = process.argv.includes('--profile');
 const SKIP_MICRO = process.argv.includes('--no-micro');
 const SKIP_MEMORY = process.argv.includes('--no-memory');
 const D = QUICK
@@ -261,9 +265,14 @@ async function startOurs(op, pki, caFile, tag) {
   }, null, 2), { mode: 0o600 });
   const cfg = path.join(dir, 'toucan-sso.json');
   await run(path.join(BUILD, 'toucan-sso'), ['keys', 'generate', '-c', cfg], { timeoutMs: 30000 });
-  const { p } = await start(`toucan-sso-${tag}`, path.join(BUILD, 'toucan-sso'), ['serve', '-c', cfg]);
+  const cmd = [path.join(BUILD, 'toucan-sso'), 'serve', '-c', cfg];
+  if (PROFILE) {
+    cmd.unshift('valgrind', '--tool=callgrind',
+      `--callgrind-out-file=${path.join(OUT, `callgrind.${tag}.%p`)}`);
+  }
+  const { p } = await start(`toucan-sso-${tag}`, cmd[0], cmd.slice(1));
   const url = `http://127.0.0.1:${port}`;
-  await waitHttp(`${url}/healthz`);
+  await waitHttp(`${url}/healthz`, PROFILE ? 60000 : 15000);
   return {
     name: 'toucan-sso', p, url, pid: p.pid,
     loginUrl: `${url}/acme/login?return_to=${encodeURIComponent('/acme/embed-token')}`,
@@ -424,7 +433,35 @@ function targets(res) {
 
 let WORK;
 
+async function callgrind(what, pid, fn) {
+  await run('callgrind_control', ['-z', String(pid)], { timeoutMs: 60000 });
+  await fn();
+  await run('callgrind_control', ['-d', what, String(pid)], { timeoutMs: 60000 });
+}
+
+async function profile() {
+  const pki = makePki();
+  const op = (await start('op', 'node', [path.join(HERE, 'op', 'op.mjs'), '--cert', pki.cert, '--key', pki.key,
+    '--clients', JSON.stringify({ 'bench-client': SECRET })], { readyLine: true })).ready;
+  for (const [tag, caFile] of [['ca', pki.ca], ['bundle', pki.bundle]]) {
+    const ours = await startOurs(op, pki, caFile, tag);
+    await sessionCookie(ours.loginUrl, pki.ca);
+    const n = 200;
+    await callgrind(`logins-${n}`, ours.pid, () => run('node', [path.join(HERE, 'driver.mjs'), '--start', ours.loginUrl,
+      '--ca', pki.ca, '--concurrency', String(CONCURRENCY), '--max-flows', String(n), '--duration', '300'], { timeoutMs: 400000 }));
+    if (tag === 'ca') {
+      const cookie = await sessionCookie(ours.loginUrl, pki.ca);
+      await wrk(ours.authnUrl, cookie, 1);
+      await callgrind('authn-5s', ours.pid, () => wrk(ours.authnUrl, cookie, 5));
+    }
+    await stop(ours.p);
+  }
+  await stopAll();
+  log(`callgrind files in ${OUT}: callgrind_annotate bench/out/callgrind.ca.<pid>.<n>`);
+}
+
 async function main() {
+  if (PROFILE) { fs.mkdirSync(OUT, { recursive: true }); WORK = fs.mkdtempSync(path.join(OUT, 'work-')); await profile(); return; }
   const t0 = Date.now();
   fs.mkdirSync(OUT, { recursive: true });
   WORK = fs.mkdtempSync(path.join(OUT, 'work-'));
