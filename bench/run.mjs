@@ -24,8 +24,8 @@ const PROFILE = process.argv.includes('--profile');
 const SKIP_MICRO = process.argv.includes('--no-micro');
 const SKIP_MEMORY = process.argv.includes('--no-memory');
 const D = QUICK
-  ? { micro: 0.25, login: 4, authn: 3, half: 3, sessions: 20000 }
-  : { micro: 2, login: 15, authn: 10, half: 10, sessions: 100000 };
+  ? { micro: 0.25, warm: 1, login: 4, authn: 3, half: 3, sessions: 20000 }
+  : { micro: 2, warm: 2, login: 15, authn: 10, half: 10, sessions: 100000 };
 const CONCURRENCY = 16;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const SYSTEM_CA = '/etc/ssl/certs/ca-certificates.crt';
@@ -126,8 +126,8 @@ function procCpu(pid) {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     // fields 14-17 of stat(5): utime stime cutime cstime; f[0] is field 3.
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
-  } catch { return 0; }
+    return { user: (Number(f[11]) + Number(f[13])) / CLK_TCK, sys: (Number(f[12]) + Number(f[14])) / CLK_TCK };
+  } catch { return { user: 0, sys: 0 }; }
 }
 
 function childrenOf(ppid) {
@@ -144,7 +144,10 @@ function childrenOf(ppid) {
 
 /** CPU seconds of a relying party: its main process and its children. */
 function rpCpu(pid) {
-  return [pid, ...childrenOf(pid)].reduce((s, p) => s + procCpu(p), 0);
+  return [pid, ...childrenOf(pid)].reduce((s, p) => {
+    const c = procCpu(p);
+    return { user: s.user + c.user, sys: s.sys + c.sys };
+  }, { user: 0, sys: 0 });
 }
 
 function rssKiB(pid) {
@@ -223,8 +226,8 @@ async function wrk(url, cookie, seconds, rate) {
 async function measured(pid, load) {
   const c0 = rpCpu(pid);
   const r = await load();
-  const cpu = rpCpu(pid) - c0;
-  return { r, cpu };
+  const c1 = rpCpu(pid);
+  return { r, cpu: c1.user + c1.sys - c0.user - c0.sys, user: c1.user - c0.user, sys: c1.sys - c0.sys };
 }
 
 async function opStats(op) {
@@ -321,11 +324,13 @@ async function startApache(op, caFile, tag) {
 // --- phases ---
 
 async function macroLogins(rp, op, pki, label) {
-  // One login first: discovery and JWKS are fetched once, not per login.
-  await sessionCookie(rp.loginUrl, pki.ca);
+  // Warm up at full concurrency first: discovery and JWKS are fetched once,
+  // and every pooled connection and CA store gets made, as in a server that
+  // has been up for more than a second.
+  await driveLogins(rp.loginUrl, pki.ca, D.warm);
   const s0 = await opStats(op);
   const m0 = await rp.idpConnections();
-  const { r, cpu } = await measured(rp.pid, () => driveLogins(rp.loginUrl, pki.ca, D.login));
+  const { r, cpu, user, sys } = await measured(rp.pid, () => driveLogins(rp.loginUrl, pki.ca, D.login));
   const s1 = await opStats(op);
   const m1 = await rp.idpConnections();
   const back = s1.back_connections - s0.back_connections;
@@ -333,6 +338,7 @@ async function macroLogins(rp, op, pki, label) {
     rp: rp.name, kind: 'login', trust: label, ok: r.ok, errors: r.errors, error_kinds: r.error_kinds,
     ops_per_s: r.ops_per_s, p50_ms: r.p50_ms, p99_ms: r.p99_ms,
     cpu_s: cpu, cpu_us_per_op: r.ok ? (cpu / r.ok) * 1e6 : null,
+    user_us_per_op: r.ok ? (user / r.ok) * 1e6 : null, sys_us_per_op: r.ok ? (sys / r.ok) * 1e6 : null,
     tls_per_login: r.ok ? back / r.ok : null,
     tls_per_login_metrics: r.ok && m0 !== null && m1 !== null ? (m1 - m0) / r.ok : null,
     op_tokens: s1.token - s0.token, op_errors: s1.errors - s0.errors,
@@ -342,10 +348,12 @@ async function macroLogins(rp, op, pki, label) {
 async function macroAuthn(rp, pki, withHalf) {
   const cookie = await sessionCookie(rp.loginUrl, pki.ca);
   await wrk(rp.authnUrl, cookie, 1); // warm: the embed token is minted once, then cached
-  const { r, cpu } = await measured(rp.pid, () => wrk(rp.authnUrl, cookie, D.authn));
+  const { r, cpu, user, sys } = await measured(rp.pid, () => wrk(rp.authnUrl, cookie, D.authn));
   const out = [{
     rp: rp.name, kind: 'authn', ...r, cpu_s: cpu,
     cpu_us_per_op: r.requests ? (cpu / r.requests) * 1e6 : null,
+    user_us_per_op: r.requests ? (user / r.requests) * 1e6 : null,
+    sys_us_per_op: r.requests ? (sys / r.requests) * 1e6 : null,
   }];
   if (withHalf && r.ops_per_s > 0) {
     const rate = r.ops_per_s / 2;
@@ -386,11 +394,11 @@ function table(res) {
     L.push(`${pad(`${m.kind} ${m.alg}`, 18)}${lpad(f0(m.ours_per_s), 10)}${lpad(f0(m.raw_per_s), 10)}${lpad(f2(m.ratio), 8)}  ${m.ratio >= 0.9 ? 'ok' : 'MISSED'}`);
   }
   L.push('', `Macro, concurrency ${CONCURRENCY}; CPU = the relying party's utime+stime per operation`);
-  L.push(`${pad('', 40)}${lpad('CPU µs/op', 10)}${lpad('ops/s', 9)}${lpad('p50 ms', 8)}${lpad('p99 ms', 8)}${lpad('TLS/login', 10)}${lpad('errors', 7)}`);
+  L.push(`${pad('', 40)}${lpad('CPU µs/op', 10)}${lpad('(user', 7)}${lpad('sys)', 6)}${lpad('ops/s', 9)}${lpad('p50 ms', 8)}${lpad('p99 ms', 8)}${lpad('TLS/login', 10)}${lpad('errors', 7)}`);
   for (const m of res.macro) {
     const name = `${m.rp} ${m.kind}${m.trust ? ` (${m.trust})` : ''}${m.target_rate ? ` @${f0(m.target_rate)}/s` : ''}`;
     const err = m.kind === 'login' ? m.errors : (m.non_2xx ?? 0);
-    L.push(`${pad(name, 40)}${lpad(f0(m.cpu_us_per_op), 10)}${lpad(f0(m.ops_per_s), 9)}${lpad(f2(m.p50_ms), 8)}${lpad(f2(m.p99_ms), 8)}${lpad(m.tls_per_login === undefined ? '' : f2(m.tls_per_login), 10)}${lpad(err, 7)}`);
+    L.push(`${pad(name, 40)}${lpad(f0(m.cpu_us_per_op), 10)}${lpad(f0(m.user_us_per_op), 7)}${lpad(f0(m.sys_us_per_op), 6)}${lpad(f0(m.ops_per_s), 9)}${lpad(f2(m.p50_ms), 8)}${lpad(f2(m.p99_ms), 8)}${lpad(m.tls_per_login === undefined ? '' : f2(m.tls_per_login), 10)}${lpad(err, 7)}`);
   }
   if (res.memory.length) {
     L.push('', `Memory, ${res.memory[0].sessions.toLocaleString('en-US')} live sessions`);
