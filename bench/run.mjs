@@ -361,6 +361,8 @@ async function macroAuthn(rp, pki, withHalf) {
     out.push({
       rp: rp.name, kind: 'authn_half_peak', target_rate: rate, ...h.r, cpu_s: h.cpu,
       cpu_us_per_op: h.r.requests ? (h.cpu / h.r.requests) * 1e6 : null,
+      user_us_per_op: h.r.requests ? (h.user / h.r.requests) * 1e6 : null,
+      sys_us_per_op: h.r.requests ? (h.sys / h.r.requests) * 1e6 : null,
     });
   }
   return out;
