@@ -61,6 +61,7 @@ enum map_xf_kind {
 	MAP_XF_UPPER,
 	MAP_XF_TRIM,
 	MAP_XF_DROP_EMPTY,
+	MAP_XF_UNIQUE, /* last of the steps without argument */
 	MAP_XF_MATCH,
 	MAP_XF_REPLACE,
 	MAP_XF_SPLIT,

@@ -6,13 +6,11 @@
 #include "map_int.h"
 
 static const char *const xf_names[] = {
-    [MAP_XF_LOWER] = "lower",   [MAP_XF_UPPER] = "upper",
-    [MAP_XF_TRIM] = "trim",     [MAP_XF_DROP_EMPTY] = "drop_empty",
-    [MAP_XF_MATCH] = "match",   [MAP_XF_REPLACE] = "replace",
-    [MAP_XF_SPLIT] = "split",   [MAP_XF_JOIN] = "join",
-    [MAP_XF_LOOKUP] = "lookup", [MAP_XF_PREFIX] = "prefix",
-    [MAP_XF_SUFFIX] = "suffix", [MAP_XF_ALLOW] = "allow",
-    [MAP_XF_DENY] = "deny",
+    [MAP_XF_LOWER] = "lower",           [MAP_XF_UPPER] = "upper",   [MAP_XF_TRIM] = "trim",
+    [MAP_XF_DROP_EMPTY] = "drop_empty", [MAP_XF_UNIQUE] = "unique", [MAP_XF_MATCH] = "match",
+    [MAP_XF_REPLACE] = "replace",       [MAP_XF_SPLIT] = "split",   [MAP_XF_JOIN] = "join",
+    [MAP_XF_LOOKUP] = "lookup",         [MAP_XF_PREFIX] = "prefix", [MAP_XF_SUFFIX] = "suffix",
+    [MAP_XF_ALLOW] = "allow",           [MAP_XF_DENY] = "deny",
 };
 
 const char *map_xf_name(enum map_xf_kind k)
@@ -54,7 +52,7 @@ static int regex_compile(struct map_cc *cc, const char *key, const json_t *j, st
 	                       PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C, &code, &off, cc->ccx);
 	if (xf->re == NULL) {
 		if (pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg)) < 0)
-			strcpy(msg, "invalid");
+			snprintf(msg, sizeof(msg), "invalid");
 		map_problem(cc, key, "bad regular expression at offset %zu: %s", (size_t)off, msg);
 		return -1;
 	}
@@ -156,9 +154,10 @@ static int xf_compile_object(struct map_cc *cc, const char *key, const json_t *j
 		}
 	}
 	if (verb == NULL) {
-		map_problem(cc, key,
-		            "unknown transform (want one of lower, upper, trim, drop_empty, "
-		            "match, replace, split, join, lookup, prefix, suffix, allow, deny)");
+		map_problem(
+		    cc, key,
+		    "unknown transform (want one of lower, upper, trim, drop_empty, unique, "
+		    "match, replace, split, join, lookup, prefix, suffix, allow, deny)");
 		return -1;
 	}
 	xf->kind = (enum map_xf_kind)kind;
@@ -175,6 +174,7 @@ static int xf_compile_object(struct map_cc *cc, const char *key, const json_t *j
 	case MAP_XF_UPPER:
 	case MAP_XF_TRIM:
 	case MAP_XF_DROP_EMPTY:
+	case MAP_XF_UNIQUE:
 		if (!json_is_true(arg)) {
 			map_problem(cc, key,
 			            "\"%s\" takes no argument: write \"%s\" or {\"%s\": true}",
@@ -237,13 +237,14 @@ int map_xf_compile(struct map_cc *cc, const char *key, const json_t *j, struct m
 
 	if (json_is_string(j)) {
 		kind = xf_lookup_name(json_string_value(j));
-		if (kind < 0 || kind > MAP_XF_DROP_EMPTY) {
-			map_problem(cc, key,
-			            kind < 0
-			                ? "unknown transform \"%.64s\" (want lower, upper, trim, "
-			                  "drop_empty, or an object such as {\"match\": \"...\"})"
-			                : "transform \"%.64s\" needs an argument: {\"%.64s\": ...}",
-			            json_string_value(j), json_string_value(j));
+		if (kind < 0 || kind > MAP_XF_UNIQUE) {
+			map_problem(
+			    cc, key,
+			    kind < 0
+			        ? "unknown transform \"%.64s\" (want lower, upper, trim, "
+			          "drop_empty, unique, or an object such as {\"match\": \"...\"})"
+			        : "transform \"%.64s\" needs an argument: {\"%.64s\": ...}",
+			    json_string_value(j), json_string_value(j));
 			return -1;
 		}
 		xf.kind = (enum map_xf_kind)kind;
@@ -374,7 +375,7 @@ static char *xf_one(struct map_run *r, const char *rule, size_t step, const stru
 			char msg[120];
 
 			if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof(msg)) < 0)
-				strcpy(msg, "error");
+				snprintf(msg, sizeof(msg), "error");
 			map_refuse(r, rule, "mapping.regex_failed", "%s: transform %zu (%s): %s",
 			           rule, step, map_xf_name(xf->kind), msg);
 			return NULL;
@@ -419,6 +420,7 @@ static char *xf_one(struct map_run *r, const char *rule, size_t step, const stru
 	}
 	case MAP_XF_SPLIT:
 	case MAP_XF_JOIN:
+	case MAP_XF_UNIQUE:
 		break; /* list-level, see map_xf_run */
 	}
 	if (out == NULL)
@@ -491,6 +493,31 @@ static int xf_join(struct map_run *r, const char *rule, size_t step, const char 
 	return *ret != NULL ? 0 : -1;
 }
 
+/* A new list with the first occurrence of each value, in order. */
+static json_t *list_unique(const json_t *in)
+{
+	json_t *out = json_array(), *seen = json_object(), *e;
+	size_t i;
+
+	if (out == NULL || seen == NULL)
+		goto fail;
+	json_array_foreach(in, i, e)
+	{
+		if (json_object_getn(seen, json_string_value(e), json_string_length(e)) != NULL)
+			continue;
+		if (json_object_setn(seen, json_string_value(e), json_string_length(e),
+		                     json_true()) < 0 ||
+		    json_array_append(out, e) < 0)
+			goto fail;
+	}
+	json_decref(seen);
+	return out;
+fail:
+	json_decref(seen);
+	json_decref(out);
+	return NULL;
+}
+
 int map_xf_run(struct map_run *r, const char *rule, size_t step, const struct map_xf *xf,
                json_t **v)
 {
@@ -506,6 +533,13 @@ int map_xf_run(struct map_run *r, const char *rule, size_t step, const struct ma
 		return map_refuse(r, rule, "mapping.type_mismatch",
 		                  "%s: transform %zu (%s) works on text, the value is a %s", rule,
 		                  step, map_xf_name(xf->kind), map_json_kind(in));
+	if (xf->kind == MAP_XF_UNIQUE) {
+		if (json_is_string(in))
+			return 0;
+		if ((out = list_unique(in)) == NULL)
+			goto fail;
+		goto done;
+	}
 	if (xf->kind == MAP_XF_JOIN) {
 		if (json_is_string(in))
 			return 0;

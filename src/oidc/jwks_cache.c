@@ -125,10 +125,18 @@ int oidc_keys_get(struct tsso_idp *idp, const struct oidc_meta *meta, long long 
 		k = NULL;
 		/* As for discovery: a JWKS that just failed is not refetched by
 		 * every login in turn. */
-		if (idp->jwks_failed && now - idp->jwks_last_attempt < TSSO_JWKS_REFETCH_MIN_S)
-			tsso_err_set(err, "jwks.unreachable",
-			             "the JWKS failed moments ago; not retried yet");
-		else if (oidc_keys_fetch(idp, meta, now, err) == 0)
+		if (idp->jwks_failed && now - idp->jwks_last_attempt < TSSO_JWKS_REFETCH_MIN_S) {
+			/* Report why it failed (a malformed set is not an outage). */
+			const char *why;
+
+			pthread_mutex_lock(&idp->mu);
+			why = idp->last_reason;
+			pthread_mutex_unlock(&idp->mu);
+			tsso_err_set(
+			    err,
+			    why != NULL && strncmp(why, "jwks.", 5) == 0 ? why : "jwks.unreachable",
+			    "the JWKS failed moments ago; not retried yet");
+		} else if (oidc_keys_fetch(idp, meta, now, err) == 0)
 			k = keys_current(idp);
 	}
 	pthread_mutex_unlock(&idp->fetch_mu);

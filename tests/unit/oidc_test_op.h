@@ -163,7 +163,7 @@ static int op_start(struct test_op *op)
 {
 	memset(op, 0, sizeof(*op));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(op->dir, sizeof(op->dir), "/tmp/tsso-op-XXXXXX");
+	snprintf(op->dir, sizeof(op->dir), "/tmp/tsso-oidc-unit-XXXXXX");
 	if (mkdtemp(op->dir) == NULL || test_server_start(&op->srv, op->dir) != 0)
 		return -1;
 	snprintf(op->issuer, sizeof(op->issuer), "https://127.0.0.1:%d/idp", op->srv.https_port);

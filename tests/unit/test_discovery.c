@@ -289,6 +289,12 @@ static void test_jwks_failures(void **state)
 		op_remove(&op, "jwks.auth");
 		assert_string_equal(op_finish(&op, ls, NULL, NULL), "jwks.unreachable");
 		assert_null(op_read(&op, "jwks.auth"));
+		/* A malformed set: the fail-fast answer keeps the real reason. */
+		op_remove(&op, "jwks.status");
+		op_write(&op, "jwks", "{\"keys\":\"none\"}");
+		assert_non_null(op_idp(&op));
+		assert_string_equal(op_finish(&op, ls, NULL, NULL), "jwks.malformed");
+		assert_string_equal(op_finish(&op, ls, NULL, NULL), "jwks.malformed");
 		free(tok);
 		json_decref(c);
 		tsso_login_state_free(ls);

@@ -136,7 +136,12 @@ static void test_routes_and_methods(void **state)
 	char *out;
 
 	(void)state;
-	out = exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 55);
+	{
+		static const char req[] =
+		    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+		out = exchange(req, strlen(req));
+	}
 	assert_int_equal(status_of(out), 200);
 	assert_non_null(strstr(out, "Cache-Control: no-store"));
 	assert_non_null(strstr(out, "X-Content-Type-Options: nosniff"));

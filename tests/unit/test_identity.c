@@ -54,9 +54,10 @@ static void test_embed_context(void **state)
 
 	(void)state;
 	ec = tsso_identity_embed_context(id, "acme");
-	want = parse("{\"username\":\"jane@acme.example\",\"workspace_id\":\"acme\",\"roles\":[\"USER\"],"
-	             "\"privileges\":{},\"groups\":[\"sales\"],\"attributes\":{\"country\":\"FR\","
-	             "\"level\":3}}");
+	want = parse(
+	    "{\"username\":\"jane@acme.example\",\"workspace_id\":\"acme\",\"roles\":[\"USER\"],"
+	    "\"privileges\":{},\"groups\":[\"sales\"],\"attributes\":{\"country\":\"FR\","
+	    "\"level\":3}}");
 	assert_true(json_equal(ec, want));
 	json_decref(ec);
 	json_decref(want);

@@ -119,6 +119,13 @@ static const struct ok_case ok_cases[] = {
      "\"hr\"}}]}}",
      "{\"sub\":\"s\",\"groups\":[\"9f2e\",\"dead\",\"0b1c\"]}", NULL,
      "{\"groups\":[\"hr\",\"sales\"]}"},
+    {"unique after a lookup mapping several ids to one group",
+     "{\"groups\":{\"claim\":\"groups\",\"transforms\":[{\"lookup\":{\"a\":\"G\",\"b\":\"G\","
+     "\"c\":\"H\"}},\"unique\"]}}",
+     "{\"sub\":\"s\",\"groups\":[\"a\",\"c\",\"b\",\"a\"]}", NULL, "{\"groups\":[\"G\",\"H\"]}"},
+    {"unique on a single value",
+     "{\"username\":{\"claim\":\"sub\",\"transforms\":[{\"unique\":true}]}}", "{\"sub\":\"s\"}",
+     NULL, "{\"username\":\"s\"}"},
     {"lookup keeps unmapped",
      "{\"groups\":{\"claim\":\"groups\",\"transforms\":[{\"lookup\":{\"a\":\"A\"},\"otherwise\":"
      "\"keep\"}]}}",

@@ -92,6 +92,7 @@ static const struct bad_rules bad_rules[] = {
     {"{\"username\":{\"claim\":\"e\",\"transforms\":[{\"shout\":1}]}}", "unknown transform"},
     {"{\"username\":{\"first_of\":[5]}}", "mapping.username.first_of[0]: want"},
     {"{\"username\":{\"claim\":\"e\",\"transforms\":[{\"lower\":false}]}}", "takes no argument"},
+    {"{\"username\":{\"claim\":\"e\",\"transforms\":[{\"unique\":1}]}}", "takes no argument"},
     {"{\"username\":{\"claim\":\"e\",\"transforms\":[{\"match\":\"(a)(b)\",\"group\":\"1\"}]}}",
      "\"group\": want 0 to 2"},
     {"{\"preset\":\"no-such-idp\"}", "cannot open"},
