@@ -201,7 +201,12 @@ char *tsso_cookie_build(const struct tsso_cookie_opts *o)
 	if (tsso_cookie_opts_check(o, NULL) < 0)
 		return NULL;
 	tsso_buf_init(&b, TSSO_SESSION_COOKIE_MAX);
-	r |= tsso_buf_addf(&b, "%s=%s", o->name, o->remove ? "" : o->value);
+	/* Plain appends: a sealed session value is kilobytes, and vsnprintf
+	 * walks it twice (measure, then write). */
+	r |= tsso_buf_adds(&b, o->name);
+	r |= tsso_buf_adds(&b, "=");
+	if (!o->remove)
+		r |= tsso_buf_adds(&b, o->value);
 	if (o->path != NULL)
 		r |= tsso_buf_addf(&b, "; Path=%s", o->path);
 	if (o->domain != NULL)

@@ -337,6 +337,11 @@ static int setup_handle(struct tsso_fetcher *f, CURL *h, const struct tsso_fetch
 	SET(CURLOPT_HTTPHEADER, hdrs);
 	SET(CURLOPT_USERAGENT, "toucan-sso/" TSSO_VERSION);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	/* The share's connection cache is trimmed to the MAXCONNECTS of the
+	 * handle returning a connection (libcurl's default: 5). With fewer slots
+	 * than pooled handles, busy logins closed connections and paid a new TLS
+	 * handshake (and SSL_CTX) almost every time (docs/performance.md). */
+	SET(CURLOPT_MAXCONNECTS, (long)f->max);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_FAILONERROR, 0L);
 	if (post) {
