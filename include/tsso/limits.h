@@ -73,12 +73,8 @@
 /* --- embed-token route: per-session rate limit (token bucket) --- */
 /* Overridable at compile time only for bench/run, whose load hammers one
  * session on purpose to measure the path (docs/performance.md). */
-#ifndef TSSO_EMBED_RATE_BURST
-#define TSSO_EMBED_RATE_BURST 20 /* requests a session may make at once */
-#endif
-#ifndef TSSO_EMBED_RATE_PER_MIN
-#define TSSO_EMBED_RATE_PER_MIN 20 /* refill per minute */
-#endif
+#define TSSO_EMBED_RATE_BURST 20   /* default embed.rate_limit.burst */
+#define TSSO_EMBED_RATE_PER_MIN 20 /* default embed.rate_limit.per_minute */
 #define TSSO_EMBED_RATE_SLOTS 4096 /* sessions tracked per tenant (bounded memory) */
 #define TSSO_EMBED_RATE_WAYS  8    /* slots per hash set (LRU within a set) */
 
