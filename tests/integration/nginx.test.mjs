@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
 import https from 'node:https';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -28,8 +29,8 @@ const EMBED = {
   audience: 'https://oauth.toucan.example/acme/oauth/oauth-token',
 };
 
-let ca; let op; let daemon; let nginx;
-let tlsPort; let httpPort; let origin; let base;
+let ca; let op; let daemon; let nginx; let daemon2; let nginx2; let app;
+let tlsPort; let httpPort; let origin; let base; let prefixPort; let prefixBase;
 
 /** The nginx binary: $NGINX or Debian's /usr/sbin/nginx. */
 function nginxBinary() {
@@ -51,11 +52,25 @@ function substitute(text, subs) {
   return out;
 }
 
+/** The substitutions that turn a shipped site file into a loopback test site. */
+function loopbackSubs({ tls, http, daemonPort, cert, key }) {
+  const subs = [
+    ['    listen 443 ssl http2;\n', `    listen 127.0.0.1:${tls} ssl http2;\n`],
+    ['    listen [::]:443 ssl http2;\n', ''],
+    ['server 127.0.0.1:8080;', `server 127.0.0.1:${daemonPort};`],
+    ['/etc/ssl/app.example.com/fullchain.pem', cert],
+    ['/etc/ssl/app.example.com/privkey.pem', key],
+  ];
+  if (http) subs.push(['    listen 80;\n', `    listen 127.0.0.1:${http};\n`], ['    listen [::]:80;\n', '']);
+  return subs;
+}
+
 /**
  * Start nginx in the foreground (one process, master_process off, so a kill
- * ends all of it) with a generated main file around the shipped site file.
+ * ends all of it) with a generated main file around a shipped site file
+ * (conf/nginx/{file}) after the substitutions subs(www).
  */
-async function startNginx({ cert, key, daemonPort }) {
+async function startNginx({ file, port, subs }) {
   const dir = tempDir('tsso-nginx-');
   const www = path.join(dir, 'www');
   fs.mkdirSync(path.join(www, 'reports'), { recursive: true });
@@ -63,16 +78,7 @@ async function startNginx({ cert, key, daemonPort }) {
   fs.writeFileSync(path.join(www, 'reports', 'index.html'),
     '<!doctype html><title>reports</title><script src="/sso/acme/embed.js"></script>\n');
   for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'tmp', t), { recursive: true });
-  const site = substitute(fs.readFileSync(path.join(sourceRoot(), 'conf/nginx/toucan-sso.conf'), 'utf8'), [
-    ['    listen 443 ssl http2;\n', `    listen 127.0.0.1:${tlsPort} ssl http2;\n`],
-    ['    listen [::]:443 ssl http2;\n', ''],
-    ['    listen 80;\n', `    listen 127.0.0.1:${httpPort};\n`],
-    ['    listen [::]:80;\n', ''],
-    ['server 127.0.0.1:8080;', `server 127.0.0.1:${daemonPort};`],
-    ['/etc/ssl/app.example.com/fullchain.pem', cert],
-    ['/etc/ssl/app.example.com/privkey.pem', key],
-    ['root /var/www/app;', `root ${www};`],
-  ]);
+  const site = substitute(fs.readFileSync(path.join(sourceRoot(), 'conf/nginx', file), 'utf8'), subs(www));
   fs.writeFileSync(path.join(dir, 'site.conf'), site);
   const t = (n) => path.join(dir, 'tmp', n);
   fs.writeFileSync(path.join(dir, 'nginx.conf'), `daemon off;
@@ -97,7 +103,7 @@ http {
     cmd: nginxBinary(),
     args: ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', 'stderr'],
     logDir: dir,
-    probe: { url: `https://127.0.0.1:${tlsPort}/`, ca: ca.cert },
+    probe: { url: `https://127.0.0.1:${port}/`, ca: ca.cert, status: 200 },
     timeoutMs: 10000,
   });
 }
@@ -138,45 +144,78 @@ function cookieAttributes(line) {
   return attrs;
 }
 
+/** The tenant file both daemons use. */
+function acmeTenant() {
+  return {
+    issuer: op.issuer,
+    client_id: CLIENT,
+    client_secret_file: '../secrets/client.secret',
+    ca_file: ca.cert,
+    embed: EMBED,
+  };
+}
+
+/** A daemon in production mode behind nginx, public_url given. */
+function productionDaemon(port, publicUrl) {
+  return startDaemon({
+    port,
+    publicUrl,
+    generateKeys: true,
+    main: { mode: 'production', http: { max_per_ip: 0 } },
+    files: { 'secrets/client.secret': `${SECRET}\n` },
+    tenants: { acme: acmeTenant() },
+  });
+}
+
 before(async () => {
   ca = makeCa();
   const opCert = makeServerCert(ca, { name: 'op' });
   const webCert = makeServerCert(ca, { name: 'nginx' });
+  const [dport, dport2] = [await freePort(), await freePort()];
   tlsPort = await freePort();
   httpPort = await freePort();
-  const daemonPort = await freePort();
+  prefixPort = await freePort();
   origin = `https://127.0.0.1:${tlsPort}`;
   base = `${origin}/sso`;
+  prefixBase = `https://127.0.0.1:${prefixPort}/analytics/sso`;
   op = await startOp({
     tls: { cert: opCert.cert, key: opCert.key, ca: ca.cert },
     clients: [{
       client_id: CLIENT,
       client_secret: SECRET,
       token_endpoint_auth_method: 'client_secret_basic',
-      redirect_uris: [`${base}/acme/callback`],
+      redirect_uris: [`${base}/acme/callback`, `${prefixBase}/acme/callback`],
     }],
   });
   assert.match(op.issuer, /^https:\/\/127\.0\.0\.1:\d+$/);
-  daemon = await startDaemon({
-    port: daemonPort,
-    publicUrl: base,
-    generateKeys: true,
-    main: { mode: 'production', http: { max_per_ip: 0 } },
-    files: { 'secrets/client.secret': `${SECRET}\n` },
-    tenants: {
-      acme: {
-        issuer: op.issuer,
-        client_id: CLIENT,
-        client_secret_file: '../secrets/client.secret',
-        ca_file: ca.cert,
-        embed: EMBED,
-      },
-    },
+  [daemon, daemon2] = await Promise.all([productionDaemon(dport, base), productionDaemon(dport2, prefixBase)]);
+
+  // The embedding application of the prefix variant: a backend of its own.
+  app = http.createServer((req, res) => { res.end('embedding-app\n'); });
+  await new Promise((r) => { app.listen(0, '127.0.0.1', r); });
+  const tlsFiles = { cert: webCert.cert, key: webCert.key };
+  nginx = await startNginx({
+    file: 'toucan-sso.conf',
+    port: tlsPort,
+    subs: (www) => [
+      ...loopbackSubs({ tls: tlsPort, http: httpPort, daemonPort: dport, ...tlsFiles }),
+      ['root /var/www/app;', `root ${www};`],
+    ],
   });
-  nginx = await startNginx({ cert: webCert.cert, key: webCert.key, daemonPort });
+  nginx2 = await startNginx({
+    file: 'toucan-sso-prefix.conf',
+    port: prefixPort,
+    subs: () => [
+      ...loopbackSubs({ tls: prefixPort, daemonPort: dport2, ...tlsFiles }),
+      ['server 127.0.0.1:3000;', `server 127.0.0.1:${app.address().port};`],
+    ],
+  });
 });
 
-after(async () => { await stopAll(nginx, daemon, op); });
+after(async () => {
+  await stopAll(nginx, nginx2, daemon, daemon2, op);
+  if (app) { app.closeAllConnections(); await new Promise((r) => { app.close(r); }); }
+});
 
 test('the daemon runs in production mode behind nginx', async () => {
   const started = await daemon.waitForLog((l) => l.event === 'server.started');
@@ -307,9 +346,9 @@ test('production mode: toucan-sso check refuses an http issuer and an inline sec
   const ok = await checkConfig(good, { files });
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
 
-  const http = await checkConfig({ ...good, issuer: 'http://127.0.0.1:9' }, { files });
-  assert.equal(http.code, 1);
-  assert.match(http.stdout + http.stderr, /acme\.json: issuer: .*https/);
+  const plain = await checkConfig({ ...good, issuer: 'http://127.0.0.1:9' }, { files });
+  assert.equal(plain.code, 1);
+  assert.match(plain.stdout + plain.stderr, /acme\.json: issuer: .*https/);
 
   const inline = await checkConfig({ issuer: good.issuer, client_secret: SECRET });
   assert.equal(inline.code, 1);
@@ -344,4 +383,29 @@ test('nginx -t accepts the shipped example as written (certificate paths aside)'
       assert.fail(`nginx -t refused conf/nginx/${f}: ${e.stderr}`);
     }
   }
+});
+
+test('prefix variant: login under /analytics/sso, the prefix forwarded unchanged', { timeout: 30000 }, async () => {
+  const jar = new CookieJar();
+  const start = await request(`${prefixBase}/acme/login?return_to=%2Fdashboard`, { jar, ca: ca.cert });
+  assert.equal(start.status, 302, start.body);
+  const cb = await loginAtOp(start.headers.location, 'alice', 'alice-password', jar, { ca: ca.cert });
+  assert.ok(cb.url.startsWith(`${prefixBase}/acme/callback?`), cb.url);
+  const fin = await request(cb.url, { jar, ca: ca.cert });
+  assert.equal(fin.status, 302, fin.body);
+  assert.equal(fin.headers.location, `https://127.0.0.1:${prefixPort}/dashboard`);
+  const attrs = cookieAttributes(setCookie(fin, '__Secure-tsso') ?? '');
+  assert.equal(attrs.get('path'), '/analytics/sso/acme');
+  assert.equal(attrs.get('secure'), true);
+  const tok = await request(`${prefixBase}/acme/embed-token`, { jar, ca: ca.cert });
+  assert.equal(tok.status, 200, tok.body);
+
+  // Everything else belongs to the application, the daemon's internal routes included.
+  for (const target of ['/metrics', '/healthz', '/readyz', '/analytics/sso/../../metrics', '/analytics/sso/%2e%2e/%2e%2e/readyz']) {
+    const r = await rawGet(target, { port: prefixPort });
+    assert.doesNotMatch(r.body, /tsso_http_requests_total|"status"\s*:/, target);
+  }
+  assert.equal((await rawGet('/metrics', { port: prefixPort })).body, 'embedding-app\n');
+  // What a proxy that strips the prefix would forward: the daemon has no such route.
+  assert.equal((await request(`${daemon2.url}/acme/login`)).status, 404);
 });
