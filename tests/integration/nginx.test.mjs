@@ -78,7 +78,7 @@ async function startNginx({ file, port, subs }) {
   fs.writeFileSync(path.join(www, 'reports', 'index.html'),
     '<!doctype html><title>reports</title><script src="/sso/acme/embed.js"></script>\n');
   for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'tmp', t), { recursive: true });
-  const site = substitute(fs.readFileSync(path.join(sourceRoot(), 'conf/nginx', file), 'utf8'), subs(www));
+  const site = substitute(fs.readFileSync(path.join(sourceRoot(), 'conf/nginx', file), 'utf8'), subs(www, dir));
   fs.writeFileSync(path.join(dir, 'site.conf'), site);
   const t = (n) => path.join(dir, 'tmp', n);
   fs.writeFileSync(path.join(dir, 'nginx.conf'), `daemon off;
@@ -197,9 +197,10 @@ before(async () => {
   nginx = await startNginx({
     file: 'toucan-sso.conf',
     port: tlsPort,
-    subs: (www) => [
+    subs: (www, dir) => [
       ...loopbackSubs({ tls: tlsPort, http: httpPort, daemonPort: dport, ...tlsFiles }),
       ['root /var/www/app;', `root ${www};`],
+      ['/var/log/nginx/app.example.com.access.log', path.join(dir, 'tsso-access.log')],
     ],
   });
   nginx2 = await startNginx({
@@ -271,6 +272,15 @@ test('full login through nginx with an https OP; cookie, embed token, JWKS', { t
     issuer: EMBED.issuer, audience: EMBED.audience,
   });
   assert.equal(payload.embed_context.username, 'alice@acme.example');
+
+  // nginx's access log ties its lines to the daemon's request ids and keeps
+  // the callback's code and state out
+  const access = fs.readFileSync(path.join(nginx.logDir, 'tsso-access.log'), 'utf8');
+  assert.match(access, new RegExp(`"GET /sso/acme/embed-token" 200 .* rid=${tok.headers['x-request-id']}\\n`));
+  assert.match(access, /"GET \/sso\/acme\/callback" 302 /);
+  for (const secret of [cb.fields.code, cb.fields.state]) {
+    assert.ok(secret && !access.includes(secret), 'a callback parameter reached the access log');
+  }
 
   // the daemon saw nginx, not the browser, and logged no 5xx
   const reqs = daemon.logs().filter((l) => l.event === 'http.request');
