@@ -128,6 +128,14 @@ function rawGet(target, { port = tlsPort, timeoutMs = 5000 } = {}) {
   });
 }
 
+/** TCP connections in state ESTABLISHED to 127.0.0.1:port (from /proc/net/tcp). */
+function establishedTo(port) {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 3 && f[2] === `0100007F:${hexPort}` && f[3] === '01').length;
+}
+
 /** The Set-Cookie line for cookie `name` among a response's, or undefined. */
 function setCookie(res, name) {
   return [].concat(res.headers['set-cookie'] ?? []).find((l) => l.startsWith(`${name}=`));
@@ -418,4 +426,34 @@ test('prefix variant: login under /analytics/sso, the prefix forwarded unchanged
   assert.equal((await rawGet('/metrics', { port: prefixPort })).body, 'embedding-app\n');
   // What a proxy that strips the prefix would forward: the daemon has no such route.
   assert.equal((await request(`${daemon2.url}/acme/login`)).status, 404);
+});
+
+test('SIGTERM with nginx holding keep-alive connections: drained and gone well within TimeoutStopSec', { timeout: 30000 }, async () => {
+  // nginx keeps idle upstream connections open (keepalive 16): the daemon
+  // must not wait for them to time out (30 s) before exiting.
+  for (let i = 0; i < 3; i += 1) {
+    assert.equal((await request(`${base}/acme/embed.js`, { ca: ca.cert })).status, 200);
+  }
+  assert.ok(establishedTo(daemon.port) > 0, 'nginx holds no idle connection to the daemon: the scenario is not set up');
+  const unit = fs.readFileSync(path.join(sourceRoot(), 'conf/systemd/toucan-sso.service'), 'utf8');
+  const stopSec = Number(/^TimeoutStopSec=(\d+)s?$/m.exec(unit)?.[1]);
+  assert.ok(stopSec > 10, 'TimeoutStopSec must exceed the 10 s drain');
+  const t0 = Date.now();
+  let timer;
+  process.kill(daemon.proc.pid, 'SIGTERM');
+  try {
+    await Promise.race([
+      daemon.proc.exitedPromise,
+      new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`still running after ${stopSec} s`)), stopSec * 1000); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  const took = Date.now() - t0;
+  assert.equal(daemon.proc.exitCode, 0);
+  assert.ok(daemon.logs().some((l) => l.event === 'server.stopped'));
+  assert.ok(took < 11000, `stopping took ${took} ms`);
+  // nginx now answers for the daemon: 502, not a hang
+  const r = await request(`${base}/acme/embed.js`, { ca: ca.cert, timeoutMs: 5000 });
+  assert.equal(r.status, 502);
 });
