@@ -230,10 +230,11 @@ test('the daemon runs in production mode behind nginx', async () => {
   const started = await daemon.waitForLog((l) => l.event === 'server.started');
   assert.equal(started.mode, 'production');
   assert.equal(started.public_url, base);
-  // every secret file the daemon reads is private
-  for (const f of ['secrets/client.secret', 'secrets/session.key']) {
-    assert.equal(fs.statSync(path.join(daemon.dir, f)).mode & 0o777, 0o600, f);
-  }
+  // `keys generate` left the signing keys private (docs/deployment.md's table)
+  const keys = path.join(daemon.dir, 'keys');
+  const pems = fs.readdirSync(keys).filter((n) => n.endsWith('.pem'));
+  assert.equal(pems.length, 1);
+  for (const f of pems) assert.equal(fs.statSync(path.join(keys, f)).mode & 0o777, 0o600, f);
 });
 
 test('full login through nginx with an https OP; cookie, embed token, JWKS', { timeout: 30000 }, async () => {
