@@ -69,7 +69,7 @@ function main() {
   const page = template.replaceAll('{SSO}', escHtml(o.sso)).replaceAll('{TENANT}', escHtml(o.tenant));
   const server = http.createServer((req, res) => {
     const p = new URL(req.url, 'http://x').pathname;
-    if (o.proxyTo && (p === o.sso || p.startsWith(`${o.sso}/`) || p === '/.well-known/jwks.json')) {
+    if (o.proxyTo && (p === o.sso || p.startsWith(`${o.sso}/`))) {
       proxy(req, res, o.proxyTo);
       return;
     }

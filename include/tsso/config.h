@@ -77,7 +77,7 @@ struct tsso_tenant_cfg {
 	char *prompt;
 	long max_age; /* -1: not sent */
 	char *acr_values;
-	bool acr_essential; /* request acr as an essential claim and refuse other values */
+	bool acr_essential;        /* request acr as an essential claim and refuse other values */
 	json_t *extra_auth_params; /* object of string -> string, may be NULL */
 	enum tsso_par_mode par;
 
@@ -93,6 +93,9 @@ struct tsso_tenant_cfg {
 	char *default_return_to;               /* after login when none given; default "/" */
 	struct tsso_strlist email_domains;
 	struct tsso_strlist post_logout_redirect_uris;
+	/* origins besides the issuer's that may serve distributed claims
+	 * (OIDC Core §5.6.2), e.g. https://graph.windows.net for Entra ID */
+	struct tsso_strlist distributed_claims_origins;
 
 	/* sessions */
 	bool refresh_tokens;

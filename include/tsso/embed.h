@@ -162,6 +162,13 @@ int tsso_embed_err_status(const struct tsso_err *err);
 /* Seconds a client should wait before retrying (the Retry-After header):
  * the breaker's remaining cool-down, Toucan's own Retry-After, or 5. */
 long tsso_embed_client_retry_after(struct tsso_embed_client *c);
+/* Per-session rate limit of the embed-token route (a token bucket of
+ * TSSO_EMBED_RATE_BURST requests refilled at TSSO_EMBED_RATE_PER_MIN per
+ * minute, in a bounded table of TSSO_EMBED_RATE_SLOTS sessions; reset when
+ * the configuration is reloaded). key identifies the session (any bytes; only
+ * a keyed hash of it is kept). Takes one request: 0 when allowed, else the
+ * seconds to wait (Retry-After). Thread-safe. */
+long tsso_embed_client_rate_take(struct tsso_embed_client *c, const void *key, size_t key_len);
 /* New connections the client's fetcher opened (metrics, reuse tests). */
 unsigned long tsso_embed_client_connects(const struct tsso_embed_client *c);
 

@@ -70,6 +70,12 @@
 #define TSSO_EMBED_API_TTL_DEFAULT          3600        /* Toucan AI tokens: one hour unless told */
 #define TSSO_EMBED_API_TTL_MAX              86400       /* an answer claiming longer is capped */
 
+/* --- embed-token route: per-session rate limit (token bucket) --- */
+#define TSSO_EMBED_RATE_BURST   20   /* requests a session may make at once */
+#define TSSO_EMBED_RATE_PER_MIN 20   /* refill per minute */
+#define TSSO_EMBED_RATE_SLOTS   4096 /* sessions tracked per tenant (bounded memory) */
+#define TSSO_EMBED_RATE_WAYS    8    /* slots per hash set (LRU within a set) */
+
 /* --- sessions and login state --- */
 #define TSSO_LOGIN_STATE_TTL          600  /* seconds a login may take at the IdP */
 #define TSSO_LOGIN_STATES_PER_BROWSER 4    /* in-flight logins per browser, oldest evicted */

@@ -170,6 +170,19 @@ int tsso_idp_end_session_url(struct tsso_idp *idp, const char *id_token_hint,
                              const char *post_logout_redirect_uri, const char *state, long long now,
                              char **ret_url, struct tsso_err *err) TSSO_WUR;
 
+/* --- distributed claims --- */
+
+/* GET a distributed claims endpoint (OIDC Core §5.6.2) with the login's
+ * access token as Bearer, through the tenant's fetcher (its TLS trust,
+ * timeouts, size cap and concurrency limit). The endpoint comes from the
+ * IdP, so it must be https (loopback http in development) at the issuer's
+ * origin or at one of the tenant's distributed_claims_origins; nothing is
+ * sent otherwise. *ret is the answer, a new JSON object (duplicates
+ * refused); signed (application/jwt) answers are refused.
+ * Reasons: claims.endpoint_not_allowed, claims.fetch_failed, claims.malformed. */
+int tsso_idp_fetch_claims(struct tsso_idp *idp, const char *url, const char *access_token,
+                          json_t **ret, struct tsso_err *err) TSSO_WUR;
+
 /* The issuer (borrowed) and the tenant id (borrowed). */
 const char *tsso_idp_issuer(const struct tsso_idp *idp);
 const char *tsso_idp_tenant(const struct tsso_idp *idp);

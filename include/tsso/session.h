@@ -47,6 +47,7 @@ struct tsso_session {
 	json_t *identity;  /* the embed identity (identity.h JSON form), opaque here; may be NULL */
 	char *embed_token; /* cached embed token, optional */
 	int64_t embed_exp;
+	int64_t embed_iat; /* when the cached token was issued (its lifetime is exp - iat) */
 };
 
 /* A new, empty session (caller frees). */
@@ -78,6 +79,12 @@ struct tsso_store;
 struct tsso_store *tsso_store_new(const struct tsso_config *cfg, struct tsso_err *err) TSSO_WUR;
 /* Accepts NULL. */
 void tsso_store_free(struct tsso_store *st);
+/* After a reload that had to build a new store (cookie store: the keyring
+ * may have changed), keep the process-local single-use markers, locks and
+ * revocation list of prev, the store being replaced: st and prev then share
+ * them (either may be freed first). Call before st serves requests. Does
+ * nothing for what either store keeps in Redis. */
+void tsso_store_inherit(struct tsso_store *st, struct tsso_store *prev);
 /* "cookie", "memory" or "redis". Borrowed. */
 const char *tsso_store_name(const struct tsso_store *st);
 

@@ -107,6 +107,9 @@ static int store_attach(struct tsso_runtime *rt, struct tsso_runtime *prev, stru
 		free(r);
 		return -1;
 	}
+	/* Logouts and used single-use markers held in this process outlive the reload. */
+	if (prev != NULL && prev->store_ref != NULL)
+		tsso_store_inherit(r->store, prev->store_ref->store);
 	atomic_init(&r->refs, 1);
 	r->kind = rt->cfg->session.store;
 	r->fingerprint = fp;

@@ -21,6 +21,7 @@ static const char *const tenant_keys[] = {"issuer",
                                           "prompt",
                                           "max_age",
                                           "acr_values",
+                                          "acr_essential",
                                           "extra_auth_params",
                                           "par",
                                           "id_token_signing_algs",
@@ -31,6 +32,7 @@ static const char *const tenant_keys[] = {"issuer",
                                           "return_to_origins",
                                           "default_return_to",
                                           "email_domains",
+                                          "distributed_claims_origins",
                                           "post_logout_redirect_uris",
                                           "refresh_tokens",
                                           "mapping",
@@ -224,6 +226,9 @@ static void parse_oidc_options(struct cfg_ctx *c, const json_t *t, struct tsso_t
 	r->max_age = -1;
 	cfg_long(c, t, "", "max_age", 0, 365L * 86400, &r->max_age);
 	cfg_str(c, t, "", "acr_values", false, &r->acr_values);
+	cfg_bool(c, t, "", "acr_essential", &r->acr_essential);
+	if (r->acr_essential && r->acr_values == NULL)
+		cfg_problem(c, "", "acr_essential", "needs acr_values (the values to require)");
 	extra = cfg_object(c, t, "", "extra_auth_params");
 	if (extra != NULL) {
 		static const char *const reserved[] = {
@@ -281,6 +286,8 @@ static void parse_redirects(struct cfg_ctx *c, const json_t *t, struct tsso_tena
 	if (r->default_return_to == NULL)
 		r->default_return_to = strdup("/");
 	cfg_strlist(c, t, "", "email_domains", &r->email_domains);
+	cfg_strlist(c, t, "", "distributed_claims_origins", &r->distributed_claims_origins);
+	check_origins(c, "", "distributed_claims_origins", &r->distributed_claims_origins);
 	for (size_t i = 0; i < r->email_domains.n; i++)
 		for (const char *p = r->email_domains.v[i]; *p; p++)
 			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
@@ -359,6 +366,7 @@ void cfg_tenant_free(struct tsso_tenant_cfg *t)
 	free(t->default_return_to);
 	cfg_strlist_free(&t->email_domains);
 	cfg_strlist_free(&t->post_logout_redirect_uris);
+	cfg_strlist_free(&t->distributed_claims_origins);
 	json_decref(t->mapping);
 	free(t->embed.issuer);
 	free(t->embed.audience);

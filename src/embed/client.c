@@ -83,6 +83,10 @@ struct tsso_embed_client *tsso_embed_client_new(const struct tsso_config *cfg,
 	atomic_init(&c->retry_after, -1);
 	tsso_embed_breaker_init(&c->breaker, c->opts.breaker_threshold,
 	                        c->opts.breaker_cooldown_ms);
+	if ((c->rate = tsso_embed_ratelimit_new()) == NULL) {
+		tsso_err_set(err, "embed.misconfigured", "out of memory");
+		goto fail;
+	}
 	if (e->scheme == TSSO_EMBED_API) {
 		if (e->toucan_url == NULL || e->api_key.value == NULL ||
 		    !header_safe(e->api_key.value)) {
@@ -133,6 +137,7 @@ void tsso_embed_client_free(struct tsso_embed_client *c)
 		return;
 	tsso_fetcher_free(c->fetcher);
 	tsso_embed_breaker_destroy(&c->breaker);
+	tsso_embed_ratelimit_free(c->rate);
 	free(c->api_url);
 	free(c);
 }
@@ -213,6 +218,11 @@ long tsso_embed_client_retry_after(struct tsso_embed_client *c)
 	if (hint > 0 && hint <= 300)
 		return hint;
 	return RETRY_AFTER_DEFAULT;
+}
+
+long tsso_embed_client_rate_take(struct tsso_embed_client *c, const void *key, size_t key_len)
+{
+	return tsso_embed_ratelimit_take(c->rate, key, key_len, tsso_embed_monotonic());
 }
 
 unsigned long tsso_embed_client_connects(const struct tsso_embed_client *c)

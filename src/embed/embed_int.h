@@ -87,6 +87,16 @@ void tsso_embed_breaker_record(struct tsso_embed_breaker *b, int outcome, double
 long tsso_embed_breaker_wait_ms(struct tsso_embed_breaker *b, double now);
 double tsso_embed_monotonic(void);
 
+/* --- ratelimit.c: per-session token buckets of the embed-token route --- */
+
+struct tsso_embed_ratelimit;
+struct tsso_embed_ratelimit *tsso_embed_ratelimit_new(void);
+void tsso_embed_ratelimit_free(struct tsso_embed_ratelimit *rl);
+/* Take one request for key at now (monotonic seconds): 0 when allowed, else
+ * the whole seconds until the next request is allowed. */
+long tsso_embed_ratelimit_take(struct tsso_embed_ratelimit *rl, const void *key, size_t key_len,
+                               double now);
+
 struct tsso_embed_client {
 	const struct tsso_config *cfg;
 	const struct tsso_tenant_cfg *t;
@@ -94,8 +104,9 @@ struct tsso_embed_client {
 	struct tsso_embed_opts opts;
 	struct tsso_fetcher *fetcher; /* NULL when the scheme calls nobody */
 	struct tsso_embed_breaker breaker;
-	char *api_url;           /* api: {toucan_url}/embed/generate-token */
-	atomic_long retry_after; /* last Retry-After Toucan sent, seconds, or -1 */
+	char *api_url;                     /* api: {toucan_url}/embed/generate-token */
+	atomic_long retry_after;           /* last Retry-After Toucan sent, seconds, or -1 */
+	struct tsso_embed_ratelimit *rate; /* embed-token requests per session */
 };
 
 /* Build the request of one attempt (called again for each retry, so that a

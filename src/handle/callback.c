@@ -93,6 +93,61 @@ out:
 	return ls;
 }
 
+/* What the distributed-claims resolver needs from this login. */
+struct claims_ctx {
+	struct tsso_idp *idp;
+	const char *access_token;
+};
+
+/* Pick the claim out of a claims endpoint's answer: the member named after
+ * the claim (OIDC Core §5.6.2), else a Microsoft Graph style "value" list of
+ * strings or of objects with a string "id". New reference or NULL. */
+static json_t *claim_from_answer(const json_t *answer, const char *claim)
+{
+	json_t *v = json_object_get(answer, claim), *list, *e;
+	size_t i;
+
+	if (v != NULL)
+		return json_incref(v);
+	v = json_object_get(answer, "value");
+	if (!json_is_array(v))
+		return NULL;
+	list = json_array();
+	json_array_foreach(v, i, e)
+	{
+		json_t *id = json_is_object(e) ? json_object_get(e, "id") : e;
+
+		if (list == NULL || !json_is_string(id) || json_array_append(list, id) != 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return list;
+}
+
+/* tsso_mapping_resolver: fetch a distributed claim from the IdP's endpoint
+ * with the access token (the oidc module checks the endpoint's origin). */
+static int resolve_claim(void *opaque, const char *claim, const char *endpoint, json_t **ret_value,
+                         struct tsso_err *err)
+{
+	const struct claims_ctx *cc = opaque;
+	json_t *answer = NULL, *v;
+
+	if (endpoint == NULL)
+		return tsso_err_set(
+		    err, "claims.no_endpoint",
+		    "the IdP named no endpoint for it (e.g. Entra ID \"hasgroups\")");
+	if (tsso_idp_fetch_claims(cc->idp, endpoint, cc->access_token, &answer, err) < 0)
+		return -1;
+	v = claim_from_answer(answer, claim);
+	json_decref(answer);
+	if (v == NULL)
+		return tsso_err_set(err, "claims.malformed",
+		                    "the endpoint's answer does not hold it");
+	*ret_value = v;
+	return 0;
+}
+
 static int build_session(const struct tsso_req *req, const struct tsso_oidc_result *res,
                          const struct tsso_identity *id, bool with_id_token,
                          struct tsso_session **ret, struct tsso_err *err)
@@ -149,9 +204,12 @@ void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
 	struct tsso_oidc_param params[TSSO_HTTP_MAX_PARAMS];
 	struct tsso_oidc_result res = {0};
 	struct tsso_mapping_refusal why = {0};
+	struct claims_ctx cc = {.idp = t->idp};
+	const struct tsso_mapping_resolver resolver = {.resolve = resolve_claim, .opaque = &cc};
 	struct tsso_mapping_opts mopts = {
 	    .scheme = t->cfg->embed.scheme,
 	    .default_workspace = t->cfg->embed.workspace_id,
+	    .resolver = &resolver,
 	};
 	struct tsso_identity *id = NULL;
 	struct tsso_session *s = NULL;
@@ -159,16 +217,19 @@ void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
 	struct tsso_err err = {0};
 	char *cookie = NULL;
 	const char *dest;
+	size_t n_params;
 
 	ls = take_state(req, resp, &err);
 	if (ls == NULL)
 		goto refuse;
-	for (size_t i = 0; i < pl->n && i < TSSO_HTTP_MAX_PARAMS; i++) {
-		params[i].name = pl->v[i].key;
-		params[i].value = pl->v[i].value;
+	/* The parsers stop at TSSO_HTTP_MAX_PARAMS; never pass more than we copied. */
+	for (n_params = 0; n_params < pl->n && n_params < TSSO_HTTP_MAX_PARAMS; n_params++) {
+		params[n_params].name = pl->v[n_params].key;
+		params[n_params].value = pl->v[n_params].value;
 	}
-	if (tsso_idp_finish(t->idp, ls, params, pl->n, hdl_now(), &res, &err) < 0)
+	if (tsso_idp_finish(t->idp, ls, params, n_params, hdl_now(), &res, &err) < 0)
 		goto refuse;
+	cc.access_token = res.access_token;
 	if (tsso_mapping_apply(t->mapping, res.claims, res.userinfo, &mopts, &id, &why) < 0) {
 		err = why.err;
 		goto refuse;

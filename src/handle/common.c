@@ -120,6 +120,15 @@ void hdl_login_refused(const struct tsso_req *req, struct tsso_resp *resp,
 		         "again in a minute.";
 		status = 503;
 		outage = true;
+	} else if (strcmp(reason, "mapping.claims_unavailable") == 0) {
+		/* The IdP's claims endpoint failed: an outage, not the user's fault. */
+		title = "Sign-in temporarily unavailable";
+		detail = "We could not fetch your group memberships from your organisation's "
+		         "sign-in service. Please try again in a minute.";
+		status = 503;
+		outage = true;
+	} else if (strcmp(reason, "mapping.internal") == 0) {
+		status = 500;
 	} else if (strcmp(reason, "mapping.access_denied") == 0) {
 		title = "Access not granted";
 		detail = err->msg[0]

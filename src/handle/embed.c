@@ -35,15 +35,25 @@ static bool cors(const struct tsso_req *req, struct tsso_resp *resp)
 	return false;
 }
 
-/* The lifetime a cached token was issued with (the session keeps only its
- * expiry): the tenant's TTL for signed JWTs, Toucan's default for the API. */
-static long long token_lifetime(const struct tsso_req *req)
+/* The per-session rate limit (tsso_embed_client_rate_take): keyed by the
+ * store's session id, or for records without one by who signed in when.
+ * Returns the seconds to wait, 0 when the request may go on. */
+static long rate_limited(const struct tsso_req *req, const struct tsso_session *s)
 {
-	const struct tsso_tenant_cfg *tc = req->tenant->cfg;
+	char key[TSSO_SESSION_ID_LEN + 2 * TSSO_SESSION_FIELD_MAX + 64];
+	long wait;
+	int n;
 
-	if (tc->embed.scheme == TSSO_EMBED_API)
-		return TSSO_EMBED_API_TTL_DEFAULT;
-	return tc->embed.ttl > 0 ? tc->embed.ttl : req->rt->cfg->embed.ttl;
+	if (s->id[0] != '\0')
+		n = snprintf(key, sizeof(key), "id:%s", s->id);
+	else
+		n = snprintf(key, sizeof(key), "who:%s\n%s\n%lld", s->iss ? s->iss : "",
+		             s->sub ? s->sub : "", (long long)s->created_ms);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		n = (int)strnlen(key, sizeof(key) - 1);
+	wait = tsso_embed_client_rate_take(req->tenant->embed, key, (size_t)n);
+	tsso_wipe(key, sizeof(key)); /* the session id is a bearer credential */
+	return wait;
 }
 
 static void unauthorized(const struct tsso_req *req, struct tsso_resp *resp, const char *reason)
@@ -66,6 +76,8 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 	struct tsso_err err = {0};
 	long long now = hdl_now();
 	char *cookie = NULL;
+	char ra[24];
+	long wait;
 	json_t *body;
 
 	if (!cors(req, resp)) {
@@ -89,6 +101,15 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 		}
 		goto out;
 	}
+	if ((wait = rate_limited(req, s)) > 0) {
+		tsso_log(TSSO_LOG_WARN, "embed.rate_limited", "request_id", req->request_id,
+		         "tenant", req->tenant_id, NULL);
+		tsso_resp_error(req, resp, 429, "embed.rate_limited", "Too many requests",
+		                "Too many embed token requests for this session; retry shortly.");
+		snprintf(ra, sizeof(ra), "%ld", wait);
+		(void)tsso_resp_header(resp, "Retry-After", ra);
+		goto out;
+	}
 	if (hdl_session_refresh(req, resp, &s, &err) < 0) {
 		if (tsso_store_session_delete(req->rt->store, s, &err) < 0)
 			tsso_log(TSSO_LOG_DEBUG, "session.delete_failed", "reason", err.reason,
@@ -97,8 +118,9 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 		unauthorized(req, resp, "session.refresh_refused");
 		goto out;
 	}
-	if (s->embed_token != NULL &&
-	    !tsso_embed_should_remint(s->embed_exp - token_lifetime(req), s->embed_exp, now)) {
+	/* The session keeps when the cached token was issued: its lifetime is
+	 * Toucan's (exchange, Toucan AI), not necessarily the configured TTL. */
+	if (s->embed_token != NULL && !tsso_embed_should_remint(s->embed_iat, s->embed_exp, now)) {
 		tok.token = s->embed_token;
 		tok.expires_at = s->embed_exp;
 		body = tsso_embed_token_json(&tok, now);
@@ -113,7 +135,6 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 	}
 	if (tsso_embed_mint(req->tenant->embed, id, now, &tok, &err) < 0) {
 		int status = tsso_embed_err_status(&err);
-		char ra[24];
 
 		tsso_log(TSSO_LOG_WARN, "embed.refused", "request_id", req->request_id, "tenant",
 		         req->tenant_id, "reason", err.reason, "detail", err.msg, NULL);
@@ -131,6 +152,7 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 	/* Cache the token in the session so page loads do not each mint one. */
 	if (tsso_session_set(&s->embed_token, tok.token) == 0) {
 		s->embed_exp = tok.expires_at;
+		s->embed_iat = tok.issued_at;
 		if (tsso_store_session_update(req->rt->store, s, &cookie, &err) == 0 &&
 		    cookie != NULL)
 			(void)hdl_set_cookie(req, resp, req->rt->cfg->session.cookie_name, cookie,

@@ -116,10 +116,11 @@ void tsso_handle_backchannel_logout(struct tsso_req *req, struct tsso_resp *resp
 		}
 		goto out;
 	}
+	/* §2.4: with a sid, only the sessions of that IdP session end (the
+	 * user's other devices stay signed in); without one, every session of
+	 * iss + sub. */
 	r = lc.sid != NULL ? tsso_store_end_by_sid(req->rt->store, req->tenant_id, lc.sid, &err)
 	                   : tsso_store_end_by_sub(req->rt->store, req->tenant_id, lc.sub, &err);
-	if (r == 0 && lc.sid != NULL && lc.sub != NULL)
-		r = tsso_store_end_by_sub(req->rt->store, req->tenant_id, lc.sub, &err);
 	if (r < 0) {
 		bcl_refuse(req, resp, 503, &err);
 		goto out;

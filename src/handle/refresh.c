@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "handle_int.h"
 #include "tsso/crypto.h"
@@ -19,6 +20,10 @@
 
 #define REFRESH_AHEAD_S  60    /* refresh this long before the access token expires */
 #define REFRESH_LEASE_MS 15000 /* longer than one token call with its timeouts */
+/* How long a request waits for another one (on any instance) refreshing the
+ * same session, polling the lock. */
+#define REFRESH_WAIT_MS 5000
+#define REFRESH_POLL_MS 50
 
 static bool due(const struct tsso_session *s, long long now)
 {
@@ -75,8 +80,21 @@ int hdl_session_refresh(const struct tsso_req *req, struct tsso_resp *resp,
 	if (!req->tenant->cfg->refresh_tokens || !due(s, now))
 		return 0;
 	snprintf(key, sizeof(key), "refresh:%s:%.60s", req->tenant_id, s->id);
-	if (tsso_store_lock(req->rt->store, key, REFRESH_LEASE_MS, &lease, &lerr) < 0)
-		return 0; /* another instance is refreshing: use the current tokens */
+	/* Someone (here or on another instance) is refreshing: wait for them and
+	 * go on with the session they saved. Going on with this copy would let
+	 * a later save (the cached embed token) put back the spent refresh token,
+	 * and a rotating IdP answers its next use with invalid_grant. */
+	for (int waited = 0;
+	     tsso_store_lock(req->rt->store, key, REFRESH_LEASE_MS, &lease, &lerr) < 0;
+	     waited += REFRESH_POLL_MS) {
+		const struct timespec poll = {0, REFRESH_POLL_MS * 1000000L};
+
+		if (strcmp(tsso_err_reason(&lerr), "store.locked") != 0 ||
+		    waited >= REFRESH_WAIT_MS)
+			return 0; /* use the current tokens */
+		tsso_err_clear(&lerr);
+		nanosleep(&poll, NULL);
+	}
 	/* It may have finished just before we took the lock. */
 	if (hdl_session_get(req, resp, &fresh, &lerr) == 0) {
 		tsso_session_free(s);

@@ -2,6 +2,7 @@
  * locks and revocations for one instance. Bounded: when full, the oldest
  * marker goes first (it is also the closest to expiring). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ struct marker {
 };
 
 struct store_markers {
+	atomic_int refs; /* shared by the stores of consecutive runtimes (reload) */
 	pthread_mutex_t lock;
 	uint64_t seed[2];
 	struct marker **buckets;
@@ -48,7 +50,15 @@ struct store_markers *store_markers_new(size_t max)
 	}
 	m->mask = nb - 1;
 	m->max = max;
+	atomic_init(&m->refs, 1);
 	pthread_mutex_init(&m->lock, NULL);
+	return m;
+}
+
+struct store_markers *store_markers_share(struct store_markers *m)
+{
+	if (m != NULL)
+		atomic_fetch_add(&m->refs, 1);
 	return m;
 }
 
@@ -56,7 +66,7 @@ void store_markers_free(struct store_markers *m)
 {
 	struct marker *e, *next;
 
-	if (m == NULL)
+	if (m == NULL || atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
 	for (e = m->oldest; e != NULL; e = next) {
 		next = e->newer;

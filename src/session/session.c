@@ -25,6 +25,7 @@
 #define K_IDENTITY  "idn"
 #define K_EMBED     "et"
 #define K_EMBED_X   "etx"
+#define K_EMBED_I   "eti"
 
 #define SESSION_FORMAT 1
 
@@ -119,7 +120,8 @@ int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *
 	    json_set_int(o, K_REFRESH_X, s->refresh_exp) < 0 ||
 	    (s->identity != NULL && json_object_set_nocheck(o, K_IDENTITY, s->identity) < 0) ||
 	    json_set_str(o, K_EMBED, s->embed_token) < 0 ||
-	    json_set_int(o, K_EMBED_X, s->embed_exp) < 0) {
+	    json_set_int(o, K_EMBED_X, s->embed_exp) < 0 ||
+	    json_set_int(o, K_EMBED_I, s->embed_iat) < 0) {
 		tsso_err_set(err, "session.invalid", "cannot build the session record");
 		goto out;
 	}
@@ -155,7 +157,7 @@ out:
 static const char *const members[] = {K_VERSION, K_ID,       K_TENANT,    K_ISS,       K_SUB,
                                       K_SID,     K_CREATED,  K_LAST_SEEN, K_EXPIRES,   K_ID_TOKEN,
                                       K_ACCESS,  K_ACCESS_X, K_REFRESH,   K_REFRESH_X, K_IDENTITY,
-                                      K_EMBED,   K_EMBED_X};
+                                      K_EMBED,   K_EMBED_X,  K_EMBED_I};
 
 struct parse_ctx {
 	struct tsso_session *s;
@@ -235,7 +237,9 @@ static int session_member(void *arg, const char *k, struct store_flat_value *v)
 	}
 	if (strcmp(k, K_EMBED) == 0)
 		return take_str(v, &s->embed_token, 0);
-	return take_int(v, &s->embed_exp); /* K_EMBED_X, the last one */
+	if (strcmp(k, K_EMBED_X) == 0)
+		return take_int(v, &s->embed_exp);
+	return take_int(v, &s->embed_iat); /* K_EMBED_I, the last one */
 }
 
 struct tsso_session *tsso_session_from_json(const char *json, size_t n, struct tsso_err *err)

@@ -229,6 +229,23 @@ fail:
 	return NULL;
 }
 
+void tsso_store_inherit(struct tsso_store *st, struct tsso_store *prev)
+{
+	if (st == NULL || prev == NULL || st == prev)
+		return;
+	/* Without Redis these tables are the only record of used login states,
+	 * logout-token jti and logouts: a reload that dropped them would reopen
+	 * replays and revive logged-out cookies. */
+	if (st->markers != NULL && prev->markers != NULL) {
+		store_markers_free(st->markers);
+		st->markers = store_markers_share(prev->markers);
+	}
+	if (st->revocations != NULL && prev->revocations != NULL) {
+		store_markers_free(st->revocations);
+		st->revocations = store_markers_share(prev->revocations);
+	}
+}
+
 void tsso_store_free(struct tsso_store *st)
 {
 	if (st == NULL)

@@ -83,7 +83,10 @@ uint64_t store_siphash(const uint64_t key[2], const void *data, size_t n);
 
 /* In-memory markers (replay.c): bounded, expiring key -> (number, token). */
 struct store_markers *store_markers_new(size_t max);
+/* Drops one reference; the last frees. */
 void store_markers_free(struct store_markers *m);
+/* One more reference to m (NULL stays NULL); the table is thread-safe. */
+struct store_markers *store_markers_share(struct store_markers *m);
 size_t store_markers_bytes(const struct store_markers *m);
 /* Insert when absent or expired: 0 inserted, 1 present. -1 out of memory. */
 int store_markers_add(struct store_markers *m, const char *key, int64_t expires, int64_t num,

@@ -204,6 +204,9 @@ async function main() {
       idTokenSigningAlgValues: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA', 'HS256'],
       clientAuthSigningAlgValues: ['HS256', 'HS384', 'HS512', 'RS256', 'PS256', 'ES256', 'EdDSA'],
     },
+    // Opt-in: a new refresh token at every use (the old one is then spent;
+    // reusing it is invalid_grant and revokes the grant).
+    ...(cfg.rotate_refresh_tokens ? { rotateRefreshToken: () => true } : {}),
     ttl: {
       AccessToken: ttlOf('AccessToken', 600),
       AuthorizationCode: ttlOf('AuthorizationCode', 60),
@@ -240,6 +243,10 @@ async function main() {
   for (const ev of ['authorization.error', 'grant.error', 'backchannel.error', 'end_session.error', 'userinfo.error']) {
     provider.on(ev, (ctx, err) => process.stderr.write(`${ev}: ${err.message} ${err.error_description ?? ''}\n`));
   }
+  // One line per token endpoint success, so tests can count refreshes.
+  provider.on('grant.success', (ctx) => {
+    process.stderr.write(`grant.success grant_type=${ctx.oidc.params?.grant_type} client=${ctx.oidc.client?.clientId}\n`);
+  });
   provider.on('backchannel.success', (client, accountId, sid) => {
     process.stderr.write(`backchannel.success client=${client.clientId} sub=${accountId} sid=${sid}\n`);
   });

@@ -34,6 +34,7 @@ static struct tsso_session *sample(void)
 	s->access_exp = 1700000300;
 	s->refresh_exp = 1700086400;
 	s->embed_exp = 1700000600;
+	s->embed_iat = 1700000300;
 	s->identity = json_pack("{s:s, s:b, s:[s], s:{s:s}}", "username", "jane@acme.example",
 	                        "admin", 0, "groups", "finance", "attributes", "region", "EU");
 	assert_non_null(s->identity);
@@ -64,6 +65,7 @@ static void test_round_trip(void **state)
 	assert_true(b->created_ms == s->created_ms && b->last_seen_ms == s->last_seen_ms &&
 	            b->expires_ms == s->expires_ms && b->access_exp == s->access_exp &&
 	            b->refresh_exp == s->refresh_exp && b->embed_exp == s->embed_exp);
+	assert_true(b->embed_iat == s->embed_iat);
 	assert_true(json_equal(b->identity, s->identity));
 	free(json);
 	tsso_session_free(b);
