@@ -7,9 +7,11 @@
 #define TSSO_LIMITS_H
 
 /* --- inbound HTTP (browser and IdP back-channel to us) --- */
-#define TSSO_HTTP_MAX_URL          4096  /* request line target, bytes */
-#define TSSO_HTTP_MAX_HEADER       8192  /* one header line, bytes */
-#define TSSO_HTTP_MAX_HEADERS_SIZE 16384 /* all request headers, bytes (MHD memory pool) */
+#define TSSO_HTTP_MAX_URL    4096 /* request line target, bytes */
+#define TSSO_HTTP_MAX_HEADER 8192 /* one header line, bytes */
+#define TSSO_HTTP_MAX_HEADERS_SIZE                                                                 \
+	16384 /* MHD pool per connection is twice this: request line + headers over ~32 KiB get    \
+	         431 */
 #define TSSO_HTTP_MAX_HEADER_COUNT 64    /* header fields per request */
 #define TSSO_HTTP_MAX_BODY         65536 /* form_post, back-channel logout, bytes */
 #define TSSO_HTTP_MAX_PARAMS       32    /* query or form parameters per request */
@@ -46,9 +48,9 @@
 #define TSSO_TOKEN_MAX_CLAIMS     256   /* members of a token's claims object */
 #define TSSO_CLOCK_LEEWAY_DEFAULT 60    /* seconds */
 #define TSSO_CLOCK_LEEWAY_MAX     300
-#define TSSO_LOGOUT_TOKEN_MAX_AGE 600 /* a logout token whose iat is older is refused */
-#define TSSO_CLAIM_SUB_MAX        255 /* OIDC Core §2: sub is at most 255 ASCII characters */
-#define TSSO_CLIENT_ASSERTION_TTL 60  /* seconds a client assertion JWT lives */
+#define TSSO_LOGOUT_TOKEN_MAX_AGE 600  /* a logout token whose iat is older is refused */
+#define TSSO_CLAIM_SUB_MAX        255  /* OIDC Core §2: sub is at most 255 ASCII characters */
+#define TSSO_CLIENT_ASSERTION_TTL 60   /* seconds a client assertion JWT lives */
 #define TSSO_EMBED_CONTEXT_MAX    3500 /* Toucan 3.0 embed_context, bytes of JSON */
 #define TSSO_EMBED_TTL_DEFAULT    300
 #define TSSO_EMBED_TTL_MAX        3600
@@ -73,10 +75,10 @@
 /* --- embed-token route: per-session rate limit (token bucket) --- */
 /* Overridable at compile time only for bench/run, whose load hammers one
  * session on purpose to measure the path (docs/performance.md). */
-#define TSSO_EMBED_RATE_BURST 20   /* default embed.rate_limit.burst */
-#define TSSO_EMBED_RATE_PER_MIN 20 /* default embed.rate_limit.per_minute */
-#define TSSO_EMBED_RATE_SLOTS 4096 /* sessions tracked per tenant (bounded memory) */
-#define TSSO_EMBED_RATE_WAYS  8    /* slots per hash set (LRU within a set) */
+#define TSSO_EMBED_RATE_BURST   20   /* default embed.rate_limit.burst */
+#define TSSO_EMBED_RATE_PER_MIN 20   /* default embed.rate_limit.per_minute */
+#define TSSO_EMBED_RATE_SLOTS   4096 /* sessions tracked per tenant (bounded memory) */
+#define TSSO_EMBED_RATE_WAYS    8    /* slots per hash set (LRU within a set) */
 
 /* --- sessions and login state --- */
 #define TSSO_LOGIN_STATE_TTL          600  /* seconds a login may take at the IdP */
@@ -92,8 +94,8 @@
 #define TSSO_STORE_MEMORY_SESSIONS    100000 /* default session.memory_max_sessions */
 #define TSSO_REDIS_CONNECT_TIMEOUT_MS 1000
 #define TSSO_REDIS_COMMAND_TIMEOUT_MS 1000
-#define TSSO_REDIS_POOL_MAX           256    /* session.redis_pool_size upper bound */
-#define TSSO_REDIS_BACKOFF_MAX_MS     5000   /* reconnect backoff ceiling */
+#define TSSO_REDIS_POOL_MAX           256  /* session.redis_pool_size upper bound */
+#define TSSO_REDIS_BACKOFF_MAX_MS     5000 /* reconnect backoff ceiling */
 
 /* --- URLs (return_to, configured and discovered endpoints) --- */
 #define TSSO_URL_MAX 8192 /* bytes of one URL given to the URL parser */
