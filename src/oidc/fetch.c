@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "oidc_int.h"
 #include "tsso/buf.h"
 #include "tsso/crypto.h"
 #include "tsso/fetch.h"
@@ -237,21 +238,6 @@ static size_t sink_write(char *p, size_t size, size_t n, void *user)
 	return len;
 }
 
-static bool host_is_loopback(const char *host)
-{
-	/* Literal loopback addresses, and "localhost", which libcurl resolves to
-	 * loopback itself without asking DNS. */
-	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-	    strcmp(host, "::1") == 0)
-		return true;
-	if (strncmp(host, "127.", 4) != 0)
-		return false;
-	for (const char *c = host + 4; *c != '\0'; c++)
-		if ((*c < '0' || *c > '9') && *c != '.')
-			return false;
-	return true;
-}
-
 /* Only https, or http to loopback in development: checked with curl's own URL
  * parser, the one that will make the connection. */
 static int check_url(const struct tsso_fetcher *f, const char *url, bool *ret_http,
@@ -273,7 +259,7 @@ static int check_url(const struct tsso_fetcher *f, const char *url, bool *ret_ht
 		*ret_http = false;
 		rc = 0;
 	} else if (strcmp(scheme, "http") == 0 && f->allow_http_loopback &&
-	           host_is_loopback(host)) {
+	           oidc_host_is_loopback(host)) {
 		*ret_http = true;
 		rc = 0;
 	} else {

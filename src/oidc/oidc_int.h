@@ -47,6 +47,8 @@ int oidc_json_time(const json_t *v, long long *ret);
 /* Copy an error code from a peer if it is a plain token ([A-Za-z0-9_.-],
  * 1-64 chars); else "invalid". For messages and pages. */
 const char *oidc_safe_code(const char *code, char *buf, size_t n);
+/* 127.0.0.0/8, ::1 or localhost, as written in a URL host. */
+bool oidc_host_is_loopback(const char *host);
 /* True for https URLs, or http on loopback when development is set. */
 bool oidc_url_ok(const char *url, bool development);
 /* True when list (n entries) contains s. */

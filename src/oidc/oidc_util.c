@@ -104,7 +104,9 @@ const char *oidc_safe_code(const char *code, char *buf, size_t n)
 	return buf;
 }
 
-static bool loopback_host(const char *host)
+/* Literal loopback addresses, and "localhost", which libcurl resolves to
+ * loopback itself without asking DNS. */
+bool oidc_host_is_loopback(const char *host)
 {
 	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
 	    strcmp(host, "::1") == 0)
@@ -140,7 +142,7 @@ bool oidc_url_ok(const char *url, bool development)
 		goto out;
 	if (strcmp(scheme, "https") == 0)
 		ok = true;
-	else if (strcmp(scheme, "http") == 0 && development && loopback_host(host))
+	else if (strcmp(scheme, "http") == 0 && development && oidc_host_is_loopback(host))
 		ok = true;
 out:
 	curl_free(scheme);
