@@ -94,6 +94,25 @@ void tsso_embed_token_fingerprint(const char *token, char out[48])
 	tsso_b64url_encode_to(out + 7, md, 12);
 }
 
+int tsso_embed_token_fill(struct tsso_embed_token *ret, const char *token, long long now,
+                          long long expires_in, const char *jti, struct tsso_err *err)
+{
+	if (expires_in > TSSO_EMBED_API_TTL_MAX)
+		expires_in = TSSO_EMBED_API_TTL_MAX;
+	memset(ret, 0, sizeof(*ret));
+	ret->token = strdup(token);
+	if (ret->token == NULL)
+		return tsso_err_set(err, "embed.sign_failed", "out of memory");
+	ret->issued_at = now;
+	ret->expires_in = (long)expires_in;
+	ret->expires_at = now + expires_in;
+	if (jti != NULL)
+		snprintf(ret->jti, sizeof(ret->jti), "%s", jti);
+	else
+		tsso_embed_token_fingerprint(token, ret->jti);
+	return 0;
+}
+
 /*
  * The answer's shape is documented loosely: Toucan's pages show the token
  * and a one-hour expiry, secondary sources `{"token", "expiresIn": "1h"}`.
@@ -140,18 +159,8 @@ int tsso_embed_api_parse(const char *body, size_t len, long long now, struct tss
 		if (expires_in <= 0)
 			goto bad_expiry;
 	}
-	if (expires_in > TSSO_EMBED_API_TTL_MAX)
-		expires_in = TSSO_EMBED_API_TTL_MAX;
-	memset(ret, 0, sizeof(*ret));
-	ret->token = strdup(t);
-	if (ret->token == NULL) {
-		tsso_err_set(err, "embed.sign_failed", "out of memory");
+	if (tsso_embed_token_fill(ret, t, now, expires_in, NULL, err) < 0)
 		goto out;
-	}
-	ret->issued_at = now;
-	ret->expires_in = (long)expires_in;
-	ret->expires_at = now + expires_in;
-	tsso_embed_token_fingerprint(t, ret->jti);
 	rc = 0;
 	goto out;
 bad_expiry:

@@ -147,6 +147,10 @@ bool tsso_embed_token_charset_ok(const char *t);
 long tsso_embed_duration_parse(const char *s);
 /* A short, non-reversible id of an opaque token for the audit line. */
 void tsso_embed_token_fingerprint(const char *token, char out[48]);
+/* Fill *ret with a copy of token issued now for expires_in seconds (capped at
+ * TSSO_EMBED_API_TTL_MAX) and jti (NULL: a short hash of the token). */
+int tsso_embed_token_fill(struct tsso_embed_token *ret, const char *token, long long now,
+                          long long expires_in, const char *jti, struct tsso_err *err);
 
 /* --- audit.c --- */
 

@@ -183,18 +183,8 @@ int tsso_embed_exchange(struct tsso_embed_client *c, const struct tsso_identity 
 		goto out;
 	}
 	expires_in = exp_in != NULL ? json_integer_value(exp_in) : x.jwt.expires_in;
-	if (expires_in > TSSO_EMBED_API_TTL_MAX)
-		expires_in = TSSO_EMBED_API_TTL_MAX;
-	memset(ret, 0, sizeof(*ret));
-	ret->token = strdup(token);
-	if (ret->token == NULL) {
-		tsso_err_set(err, "embed.sign_failed", "out of memory");
+	if (tsso_embed_token_fill(ret, token, now, expires_in, x.jwt.jti, err) < 0)
 		goto out;
-	}
-	ret->issued_at = now;
-	ret->expires_in = (long)expires_in;
-	ret->expires_at = now + expires_in;
-	memcpy(ret->jti, x.jwt.jti, sizeof(ret->jti));
 	if (ret_kid != NULL)
 		*ret_kid = x.kid;
 	rc = 0;
