@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,13 @@ static void *relay_main(void *arg)
 	struct relay *r = arg;
 	struct redis_tls *t = r->t;
 	char *buf = malloc(RELAY_CHUNK);
+	sigset_t pipe;
+
+	/* OpenSSL writes with write(2): a peer gone must give EPIPE, not kill
+	 * the process (serve blocks SIGPIPE too; this holds for any caller). */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
 	while (buf != NULL) {
 		struct pollfd pfd[2] = {{.fd = r->plain, .events = POLLIN},
