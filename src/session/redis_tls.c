@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -215,6 +216,8 @@ static void *relay_main(void *arg)
 	/* Either side closed or failed: close both, so hiredis sees EOF and
 	 * the pool reconnects (with backoff). No close_notify wait: Redis does
 	 * not need it, and a dead peer must not hold the relay. */
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, RELAY_CHUNK); /* it carried AUTH and records */
 	free(buf);
 	ERR_clear_error();
 	SSL_free(r->ssl);
