@@ -259,6 +259,10 @@ static void test_wrong_ca(void **state)
 	assert_string_equal(tsso_err_reason(&err), "store.unavailable");
 	assert_non_null(strstr(err.msg, "TLS certificate refused"));
 	tsso_store_free(st);
+	/* A CA file with no certificate in it is a configuration error. */
+	assert_null(tls_store("localhost", good.port, "session.keys", PASSWORD, &err));
+	assert_string_equal(tsso_err_reason(&err), "store.config");
+	assert_non_null(strstr(err.msg, "redis_ca_file"));
 }
 
 static void test_wrong_name(void **state)
