@@ -23,6 +23,7 @@ static const char *const session_keys[] = {"store",
                                            "redis_password_file",
                                            "redis_password_env",
                                            "redis_pool_size",
+                                           "redis_ca_file",
                                            "inactivity_timeout",
                                            "max_duration",
                                            "cookie_name",
@@ -155,10 +156,17 @@ static void parse_session(struct cfg_ctx *c, const json_t *root, struct tsso_con
 	}
 	cfg_secret(c, s, P, "redis_password", false, &cfg->session.redis_password);
 	if (cfg_str(c, s, P, "redis_url", false, &cfg->session.redis_url)) {
-		if (strncmp(cfg->session.redis_url, "redis://", 8) != 0)
+		if (strncmp(cfg->session.redis_url, "redis://", 8) != 0 &&
+		    strncmp(cfg->session.redis_url, "rediss://", 9) != 0)
 			cfg_problem(c, P, "redis_url",
-			            "must be redis://HOST:PORT/DB (for TLS, see docs/sessions.md)");
+			            "must be redis://HOST:PORT/DB or rediss://HOST:PORT/DB (TLS)");
 	}
+	/* The CAs only make sense with TLS: refuse rather than let a plain
+	 * redis:// URL look protected. */
+	if (cfg_path(c, s, P, "redis_ca_file", true, &cfg->session.redis_ca_file) &&
+	    (cfg->session.redis_url == NULL ||
+	     strncmp(cfg->session.redis_url, "rediss://", 9) != 0))
+		cfg_problem(c, P, "redis_ca_file", "needs a rediss:// redis_url");
 	if (cfg->session.store == TSSO_STORE_REDIS && cfg->session.redis_url == NULL)
 		cfg_problem(c, P, "redis_url", "is required when store is \"redis\"");
 	if (cfg->session.inactivity_timeout > cfg->session.max_duration)

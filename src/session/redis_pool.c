@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "src/session/redis_pool.h"
+#include "src/session/redis_tls.h"
 #include "tsso/crypto.h"
 #include "tsso/limits.h"
 
@@ -25,6 +27,7 @@ struct redis_pool {
 	int port, db;
 	char *password;
 	size_t password_len;
+	struct redis_tls *tls; /* NULL: plain TCP */
 	long connect_ms, command_ms;
 	int64_t retry_at_ms; /* monotonic: no new connection before this */
 	int64_t backoff_ms;
@@ -63,23 +66,18 @@ static int parse_uint(const char *s, size_t n, long max, long *ret)
 	return 0;
 }
 
-int redis_url_parse(const char *url, char **ret_host, int *ret_port, int *ret_db,
+int redis_url_parse(const char *url, char **ret_host, int *ret_port, int *ret_db, bool *ret_tls,
                     struct tsso_err *err)
 {
 	const char *p, *host, *hend, *slash;
 	long port = 6379, db = 0;
+	bool tls = strncmp(url, "rediss://", 9) == 0;
 	char *h;
 
-	if (strncmp(url, "rediss://", 9) == 0)
-		return tsso_err_set(
-		    err, "store.config",
-		    "session.redis_url: rediss:// (TLS) is not supported by hiredis "
-		    "0.14; run a TLS tunnel (stunnel, spiped) on 127.0.0.1 and point "
-		    "redis_url at it (docs/sessions.md)");
-	if (strncmp(url, "redis://", 8) != 0)
+	if (!tls && strncmp(url, "redis://", 8) != 0)
 		return tsso_err_set(err, "store.config",
-		                    "session.redis_url: must start with redis://");
-	p = url + 8;
+		                    "session.redis_url: must start with redis:// or rediss://");
+	p = url + (tls ? 9 : 8);
 	slash = strchr(p, '/');
 	if (memchr(p, '@', slash != NULL ? (size_t)(slash - p) : strlen(p)) != NULL)
 		return tsso_err_set(err, "store.config",
@@ -121,6 +119,7 @@ int redis_url_parse(const char *url, char **ret_host, int *ret_port, int *ret_db
 	*ret_host = h;
 	*ret_port = (int)port;
 	*ret_db = (int)db;
+	*ret_tls = tls;
 	return 0;
 }
 
@@ -130,6 +129,13 @@ struct redis_pool *redis_pool_new(const struct redis_pool_opts *o, struct tsso_e
 
 	if (p == NULL)
 		goto fail;
+	if (o->tls) {
+		p->tls = redis_tls_new(o->ca_file, err);
+		if (p->tls == NULL) {
+			free(p);
+			return NULL;
+		}
+	}
 	p->size = o->size;
 	p->idle = calloc(o->size, sizeof(*p->idle));
 	p->host = strdup(o->host);
@@ -153,6 +159,7 @@ struct redis_pool *redis_pool_new(const struct redis_pool_opts *o, struct tsso_e
 	return p;
 fail:
 	if (p != NULL) {
+		redis_tls_free(p->tls);
 		free(p->idle);
 		free(p->host);
 		free(p);
@@ -167,6 +174,8 @@ void redis_pool_free(struct redis_pool *p)
 		return;
 	for (size_t i = 0; i < p->n_idle; i++)
 		redisFree(p->idle[i]);
+	/* The idle connections are closed: their relays end. */
+	redis_tls_free(p->tls);
 	free(p->idle);
 	free(p->host);
 	if (p->password != NULL) {
@@ -181,9 +190,20 @@ void redis_pool_free(struct redis_pool *p)
 /* A new connection, authenticated and on the right database. */
 static redisContext *pool_connect(struct redis_pool *p, char *why, size_t whylen)
 {
-	redisContext *c = redisConnectWithTimeout(p->host, p->port, ms_tv(p->connect_ms));
+	redisContext *c = NULL;
 	redisReply *r = NULL;
+	int fd = -1;
 
+	if (p->tls != NULL) {
+		if (redis_tls_open(p->tls, p->host, p->port, p->connect_ms, p->command_ms, &fd, why,
+		                   whylen) < 0)
+			goto fail;
+		c = redisConnectFd(fd);
+		if (c == NULL)
+			close(fd); /* else c owns it */
+	} else {
+		c = redisConnectWithTimeout(p->host, p->port, ms_tv(p->connect_ms));
+	}
 	if (c == NULL || c->err) {
 		snprintf(why, whylen, "%s", c != NULL ? c->errstr : "out of memory");
 		goto fail;

@@ -6,6 +6,7 @@
 #ifndef TSSO_REDIS_POOL_H
 #define TSSO_REDIS_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,8 @@ struct redis_pool_opts {
 	const char *host;
 	int port;
 	int db;
+	bool tls;             /* rediss://: through a TLS relay (redis_tls.h) */
+	const char *ca_file;  /* TLS: CAs to trust, NULL: the system store */
 	const char *password; /* NULL: no AUTH; copied and wiped on free */
 	size_t password_len;
 	size_t size; /* connections at most */
@@ -27,11 +30,13 @@ struct redis_pool_opts {
 	long command_timeout_ms;
 };
 
-/* Parse redis://host[:port][/db] (IPv6 in brackets). Refuses rediss:// and
- * credentials in the URL with store.config. *ret_host is new. */
-int redis_url_parse(const char *url, char **ret_host, int *ret_port, int *ret_db,
+/* Parse redis[s]://host[:port][/db] (IPv6 in brackets); *ret_tls is true
+ * for rediss://. Refuses credentials in the URL with store.config.
+ * *ret_host is new. */
+int redis_url_parse(const char *url, char **ret_host, int *ret_port, int *ret_db, bool *ret_tls,
                     struct tsso_err *err) TSSO_WUR;
 
+/* Fails with store.config (bad TLS setup, out of memory). */
 struct redis_pool *redis_pool_new(const struct redis_pool_opts *o, struct tsso_err *err) TSSO_WUR;
 void redis_pool_free(struct redis_pool *p);
 

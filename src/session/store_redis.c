@@ -53,12 +53,6 @@ struct redis_store *store_redis_new(const struct tsso_config *cfg, struct tsso_e
 		             "session.redis_url: required for the redis store");
 		return NULL;
 	}
-	if (cfg->session.redis_ca_file != NULL) {
-		tsso_err_set(err, "store.config",
-		             "session.redis_ca_file: TLS to Redis needs a tunnel with this "
-		             "hiredis (docs/sessions.md)");
-		return NULL;
-	}
 	if (prefix == NULL)
 		prefix = REDIS_PREFIX_DEFAULT;
 	if (strlen(prefix) > REDIS_PREFIX_MAX) {
@@ -73,8 +67,14 @@ struct redis_store *store_redis_new(const struct tsso_config *cfg, struct tsso_e
 		             TSSO_REDIS_POOL_MAX);
 		return NULL;
 	}
-	if (redis_url_parse(cfg->session.redis_url, &host, &o.port, &o.db, err) < 0)
+	if (redis_url_parse(cfg->session.redis_url, &host, &o.port, &o.db, &o.tls, err) < 0)
 		return NULL;
+	if (cfg->session.redis_ca_file != NULL && !o.tls) {
+		tsso_err_set(err, "store.config",
+		             "session.redis_ca_file: needs a rediss:// (TLS) redis_url");
+		goto out;
+	}
+	o.ca_file = cfg->session.redis_ca_file;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		tsso_err_set(err, "store.config", "out of memory");

@@ -189,8 +189,22 @@ static void test_main_refusals(void **state)
 	     "session.inactivity_timeout: must be an integer"},
 	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
 	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"secret_file\":"
-	     "\"secrets/s.key\",\"redis_url\":\"rediss://x\"}}",
+	     "\"secrets/s.key\",\"redis_url\":\"http://x\"}}",
 	     "session.redis_url: must be redis://"},
+	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
+	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"secret_file\":"
+	     "\"secrets/s.key\",\"redis_url\":\"redis://x\",\"redis_ca_file\":"
+	     "\"secrets/s.key\"}}",
+	     "session.redis_ca_file: needs a rediss:// redis_url"},
+	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
+	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"secret_file\":"
+	     "\"secrets/s.key\",\"redis_ca_file\":\"secrets/s.key\"}}",
+	     "session.redis_ca_file: needs a rediss:// redis_url"},
+	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
+	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"secret_file\":"
+	     "\"secrets/s.key\",\"redis_url\":\"rediss://x\",\"redis_ca_file\":"
+	     "\"secrets/nope.pem\"}}",
+	     "session.redis_ca_file: cannot read"},
 	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
 	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"secret_file\":"
 	     "\"secrets/s.key\"},\"embed\":{\"alg\":\"HS256\"}}",

@@ -797,7 +797,7 @@ static void test_pipeline(void **state)
 static void test_config_refusals(void **state)
 {
 	static const char *const bad[] = {
-	    "rediss://127.0.0.1:6380",
+	    "rediss://user:pw@127.0.0.1",
 	    "redis://user:pw@127.0.0.1",
 	    "redis://:pw@127.0.0.1/0",
 	    "http://127.0.0.1",
@@ -818,8 +818,6 @@ static void test_config_refusals(void **state)
 		assert_null(redis_store(bad[i], NULL, NULL, &err));
 		assert_string_equal(tsso_err_reason(&err), "store.config");
 	}
-	assert_null(redis_store("rediss://h", NULL, NULL, &err));
-	assert_non_null(strstr(err.msg, "TLS"));
 	{
 		struct tsso_config cfg;
 		char prefix[80];
@@ -846,7 +844,7 @@ static void test_config_refusals(void **state)
 		cfg.session.redis_ca_file = (char *)"/etc/ssl/ca.pem";
 		assert_null(tsso_store_new(&cfg, &err));
 		assert_string_equal(tsso_err_reason(&err), "store.config");
-		assert_non_null(strstr(err.msg, "TLS"));
+		assert_non_null(strstr(err.msg, "rediss://"));
 		/* Records are sealed at rest: the keyring is required. */
 		cfg.session.redis_ca_file = NULL;
 		cfg.session.secret_file = NULL;
