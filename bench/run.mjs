@@ -10,6 +10,7 @@ import path from 'node:path';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../tests/integration/lib/ports.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -110,13 +111,6 @@ async function waitHttp(url, ms = 15000) {
     if (Date.now() > end) throw new Error(`${url}: not up in ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
 }
 
 // --- CPU time from /proc (utime+stime, plus what reaped children used) ---

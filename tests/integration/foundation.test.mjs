@@ -7,19 +7,12 @@ import { mkdtempSync, writeFileSync, mkdirSync, readFileSync, chmodSync, rmSync 
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './lib/ports.mjs';
 
 const BIN = path.join(process.env.TSSO_BUILD_ROOT ?? 'build', 'toucan-sso');
 const CANARY = 'CANARY-5ecret-4f1d2c';
 const dir = mkdtempSync(path.join(tmpdir(), 'tsso-foundation-'));
 let daemon, port, base, logFile, exited;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
 
 function writeSecret(rel, value) {
   writeFileSync(path.join(dir, rel), value + '\n', { mode: 0o600 });

@@ -22,6 +22,7 @@
 
 #include "src/session/redis_pool.h"
 #include "src/session/store_impl.h"
+#include "testlib.h"
 #include "tsso/session.h"
 
 struct redis_proc {
@@ -32,27 +33,6 @@ struct redis_proc {
 };
 
 static struct redis_proc srv;
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
 
 static redisContext *direct(void)
 {
@@ -102,7 +82,7 @@ static void redis_start(void)
 				freeReplyObject(r);
 			redisFree(c);
 		}
-		sleep_ms(50);
+		tsso_test_sleep_ms(50);
 	}
 	fail_msg("redis-server did not answer within 5 s");
 }
@@ -122,7 +102,9 @@ static int setup(void **state)
 	snprintf(srv.dir, sizeof(srv.dir), "/tmp/tsso-redis-XXXXXX");
 	if (mkdtemp(srv.dir) == NULL)
 		return -1;
-	srv.port = free_port();
+	srv.port = tsso_test_free_port();
+	if (srv.port < 0)
+		return -1;
 	snprintf(srv.keys, sizeof(srv.keys), "%s/session.keys", srv.dir);
 	{
 		FILE *f = fopen(srv.keys, "w");
@@ -453,7 +435,7 @@ static void test_real_expiry(void **state)
 	cookie = login(st, "u1", NULL);
 	session_key(key, sizeof(key), "tsso:", cookie); /* the default prefix */
 	assert_int_equal(direct_int("EXISTS", key), 1);
-	sleep_ms(1100);
+	tsso_test_sleep_ms(1100);
 	/* Redis dropped it by itself. */
 	assert_int_equal(direct_int("EXISTS", key), 0);
 	assert_string_equal(get_reason(st, "acme", cookie), "session.not_found");
@@ -506,7 +488,7 @@ static void test_claim_once_and_lock(void **state)
 	/* Keys are binary-safe arguments, never command text. */
 	assert_int_equal(tsso_store_claim_once(a, odd, 200, &err), 0);
 	assert_int_equal(tsso_store_claim_once(b, odd, 200, &err), -1);
-	sleep_ms(250);
+	tsso_test_sleep_ms(250);
 	assert_int_equal(tsso_store_claim_once(b, "state:1", 200, &err), 0);
 
 	assert_int_equal(tsso_store_lock(a, "refresh:s1", 300, &t1, &err), 0);
@@ -517,7 +499,7 @@ static void test_claim_once_and_lock(void **state)
 	assert_int_equal(tsso_store_unlock(a, "refresh:s1", t1, &err), 0);
 	assert_int_equal(tsso_store_lock(b, "refresh:s1", 300, &t2, &err), 0);
 	/* The lease expires; the late owner cannot release the next one's. */
-	sleep_ms(350);
+	tsso_test_sleep_ms(350);
 	free(t1);
 	assert_int_equal(tsso_store_lock(a, "refresh:s1", 300, &t1, &err), 0);
 	assert_int_equal(tsso_store_unlock(b, "refresh:s1", t2, &err), 0);
@@ -600,7 +582,7 @@ static void test_restart_and_recovery(void **state)
 		r = get_reason(st, "acme", cookie);
 		if (strcmp(r, "ok") == 0)
 			break;
-		sleep_ms(50);
+		tsso_test_sleep_ms(50);
 	}
 	assert_string_equal(r, "ok");
 	assert_int_equal(tsso_store_health(st, &err), 0);

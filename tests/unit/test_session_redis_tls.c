@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "testlib.h"
 #include "tsso/session.h"
 
 #define PASSWORD "tls-s3cr3t-pw"
@@ -33,27 +34,6 @@ static char keys[128];
 static struct redis_proc good;  /* certificate for localhost */
 static struct redis_proc other; /* certificate for other.example, same CA */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 static int sh(const char *fmt, ...)
 {
 	char cmd[1024];
@@ -63,24 +43,6 @@ static int sh(const char *fmt, ...)
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	return system(cmd);
-}
-
-/* Wait (bounded) until something listens on port. */
-static int wait_listen(int port)
-{
-	for (int i = 0; i < 100; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET,
-		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-		                        .sin_port = htons((uint16_t)port)};
-		int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
-
-		rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
-		close(fd);
-		if (rc == 0)
-			return 0;
-		sleep_ms(50);
-	}
-	return -1;
 }
 
 static void redis_start(struct redis_proc *r, const char *name)
@@ -103,7 +65,7 @@ static void redis_start(struct redis_proc *r, const char *name)
 		       "warning", (char *)NULL);
 		_exit(127);
 	}
-	if (wait_listen(r->port) < 0)
+	if (tsso_test_wait_listen(r->port, 5000) < 0)
 		fail_msg("redis-server (TLS) did not listen within 5 s");
 }
 
@@ -155,8 +117,10 @@ static int setup(void **state)
 		return -1;
 	fputs("4444444444444444444444444444444444444444444444444444444444444444\n", f);
 	fclose(f);
-	good.port = free_port();
-	other.port = free_port();
+	good.port = tsso_test_free_port();
+	other.port = tsso_test_free_port();
+	if (good.port < 0 || other.port < 0)
+		return -1;
 	redis_start(&good, "localhost");
 	redis_start(&other, "other");
 	return 0;
@@ -305,7 +269,7 @@ static void test_restart(void **state)
 		r = get_reason(st, cookie);
 		if (strcmp(r, "store.unavailable") != 0)
 			break;
-		sleep_ms(50);
+		tsso_test_sleep_ms(50);
 	}
 	assert_string_equal(r, "session.not_found");
 	free(cookie);
