@@ -349,4 +349,20 @@ static const char *op_finish(struct test_op *op, const struct tsso_login_state *
 	return "ok";
 }
 
+/* One test OP per test group: defines `struct test_op NAME` and the cmocka
+ * group_setup / group_teardown that start and stop it. */
+#define OP_TEST_GROUP(NAME)                                                                        \
+	static struct test_op NAME;                                                                \
+	static int group_setup(void **state)                                                       \
+	{                                                                                          \
+		(void)state;                                                                       \
+		return op_start(&NAME);                                                            \
+	}                                                                                          \
+	static int group_teardown(void **state)                                                    \
+	{                                                                                          \
+		(void)state;                                                                       \
+		op_stop(&NAME);                                                                    \
+		return 0;                                                                          \
+	}
+
 #endif

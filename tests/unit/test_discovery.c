@@ -11,20 +11,7 @@
 #include "src/oidc/oidc_int.h"
 #include "tsso/limits.h"
 
-static struct test_op op;
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return op_start(&op);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	op_stop(&op);
-	return 0;
-}
+OP_TEST_GROUP(op)
 
 static int setup(void **state)
 {

@@ -10,20 +10,7 @@
 #include "oidc_test_op.h"
 #include "tsso/limits.h"
 
-static struct test_op op;
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return op_start(&op);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	op_stop(&op);
-	return 0;
-}
+OP_TEST_GROUP(op)
 
 /* Each test starts from the default tenant, keys and metadata. */
 static int setup(void **state)
