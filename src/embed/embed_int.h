@@ -13,6 +13,7 @@
 #define TSSO_EMBED_KID_MAX   64 /* [A-Za-z0-9_-], also the file name <kid>.pem */
 #define TSSO_EMBED_META_FILE "keys.json"
 #define TSSO_EMBED_LOCK_FILE ".keys.lock"
+#define TSSO_EMBED_JWT_TYP   "JWT" /* the typ of Toucan 3.0 embed JWTs (RFC 7519 §5.1) */
 
 /* --- keys.c: files in keys_dir --- */
 
@@ -60,9 +61,11 @@ void tsso_embed_dir_unlock(int fd);
  * retired and expired keys. */
 enum tsso_embed_key_state tsso_embed_meta_state(const struct tsso_embed_meta *m, size_t i,
                                                 long long now, long long *ret_retired_at);
-/* Borrowed signer of the key that signs at now, and its kid; NULL when none. */
+/* Borrowed signer of the key that signs at now, NULL when none; with
+ * *ret_header_b64 (may be NULL) its JWT protected header, base64url,
+ * borrowed from the keystore. */
 const struct tsso_signer *tsso_embed_keystore_signer(const struct tsso_embed_keystore *ks,
-                                                     long long now);
+                                                     long long now, const char **ret_header_b64);
 
 /* --- breaker.c: per-tenant circuit breaker and the retrying call --- */
 
