@@ -140,8 +140,8 @@ static int der_int_to_raw(const unsigned char **pp, const unsigned char *end, si
  * produced, read strictly in place: d2i_ECDSA_SIG would allocate a
  * structure and two BIGNUMs per token for the same bytes.
  */
-static int ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord_len,
-                            unsigned char *out)
+int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord_len,
+                               unsigned char *out)
 {
 	const unsigned char *p = der, *end = der + der_len;
 	size_t n;
@@ -198,7 +198,7 @@ int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void
 	if (EVP_DigestSign(ctx, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, input, len) != 1)
 		goto out;
 	if (a->kind == JOSE_SIG_ECDSA) {
-		if (ecdsa_der_to_raw(der, out_len, a->coord_len, sig) < 0)
+		if (tsso_jose_ecdsa_der_to_raw(der, out_len, a->coord_len, sig) < 0)
 			goto out;
 		out_len = 2 * a->coord_len;
 	}
