@@ -4,9 +4,9 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
-#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -106,6 +106,36 @@ static void test_control_chars(void **state)
 		free(got);
 		assert_same_as_jansson(j);
 		json_decref(j);
+	}
+}
+
+/* Every byte value at every position of a 17-byte string, so that both the
+ * 8-bytes-at-a-time scan and the byte loop meet it: ASCII as jansson writes
+ * it, a lone byte >= 0x80 refused as not UTF-8. */
+static void test_every_byte_every_position(void **state)
+{
+	(void)state;
+
+	for (int c = 0; c < 256; c++) {
+		for (size_t pos = 0; pos < 17; pos++) {
+			char in[17], *got = NULL;
+			const char *reason;
+
+			memset(in, 'x', sizeof(in));
+			in[pos] = (char)c;
+			reason = write_str(in, sizeof(in), &got);
+			if (c >= 0x80) {
+				assert_string_equal(reason, "json.bad_value");
+			} else {
+				json_t *j = json_stringn(in, sizeof(in));
+				char *want = jansson_text(j);
+				assert_null(reason);
+				assert_string_equal(got, want);
+				free(want);
+				free(got);
+				json_decref(j);
+			}
+		}
 	}
 }
 
@@ -502,6 +532,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_control_chars),
+	    cmocka_unit_test(test_every_byte_every_position),
 	    cmocka_unit_test(test_quotes_backslash_ascii),
 	    cmocka_unit_test(test_non_ascii_passthrough),
 	    cmocka_unit_test(test_bad_utf8),
