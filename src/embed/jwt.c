@@ -82,8 +82,8 @@ static int claims_write(const struct tsso_embed_client *c, const struct tsso_ide
 		if (strcmp(werr.reason, "json.too_large") == 0)
 			return tsso_err_set(
 			    err, "embed.too_large",
-			    "embed_context is over %d bytes, Toucan accepts under %d: "
-			    "map fewer attributes or groups",
+			    "the claims exceed %d bytes; Toucan accepts an embed_context under "
+			    "%d: map fewer attributes or groups",
 			    TSSO_TOKEN_MAX, TSSO_EMBED_CONTEXT_MAX);
 		return tsso_err_set(err, "embed.sign_failed", "cannot write the claims (%s)",
 		                    werr.reason);
