@@ -599,6 +599,52 @@ static void test_jti_pool(void **state)
 	tsso_embed_jti_free(NULL);
 }
 
+struct jti_thread {
+	struct tsso_embed_jti *j;
+	unsigned char v[300][TSSO_EMBED_JTI_BYTES];
+	int rc;
+};
+
+static void *jti_thread_main(void *arg)
+{
+	struct jti_thread *t = arg;
+
+	for (int i = 0; i < 300; i++)
+		t->rc |= tsso_embed_jti_draw(t->j, t->v[i]);
+	return NULL;
+}
+
+/* Threads sharing one pool (one client serves every request thread) never
+ * get the same value. */
+static void test_jti_pool_threads(void **state)
+{
+	enum { T = 4 };
+	struct tsso_embed_jti *j = tsso_embed_jti_new();
+	struct jti_thread *t = calloc(T, sizeof(*t));
+	unsigned char(*all)[TSSO_EMBED_JTI_BYTES] = calloc(T * 300, TSSO_EMBED_JTI_BYTES);
+	pthread_t th[T];
+	(void)state;
+
+	assert_non_null(j);
+	assert_non_null(t);
+	assert_non_null(all);
+	for (int i = 0; i < T; i++) {
+		t[i].j = j;
+		assert_int_equal(pthread_create(&th[i], NULL, jti_thread_main, &t[i]), 0);
+	}
+	for (int i = 0; i < T; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(t[i].rc, 0);
+		memcpy(all + i * 300, t[i].v, sizeof(t[i].v));
+	}
+	qsort(all, T * 300, TSSO_EMBED_JTI_BYTES, cmp16);
+	for (int i = 1; i < T * 300; i++)
+		assert_memory_not_equal(all[i - 1], all[i], TSSO_EMBED_JTI_BYTES);
+	free(all);
+	free(t);
+	tsso_embed_jti_free(j);
+}
+
 /* A forked child must not repeat the parent's values: the pool's page is
  * wiped on fork, so the child refills from its own DRBG. */
 static void test_jti_pool_fork(void **state)
@@ -646,6 +692,7 @@ int main(void)
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_jti_unique),
 	    cmocka_unit_test(test_jti_pool),
+	    cmocka_unit_test(test_jti_pool_threads),
 	    cmocka_unit_test(test_jti_pool_fork),
 	};
 	tsso_log_setup(TSSO_LOG_WARN, true); /* audit lines are tested in test_embed */
