@@ -1,6 +1,7 @@
 /* Micro benchmark, one core: our JWS verify and embed-token signing paths
  * against the raw OpenSSL EVP rate for the same key, in the same process. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,10 +390,23 @@ static void bench_sign(const char *dir, const char *alg, double seconds, json_t 
 	free(kid);
 }
 
+/* --only KIND:ALG (e.g. sign:ES256, or just sign) runs one benchmark, for
+ * callgrind; without it, all of them. */
+static bool selected(const char *only, const char *kind, const char *alg)
+{
+	size_t n = strlen(kind);
+
+	if (only == NULL)
+		return true;
+	if (strncmp(only, kind, n) != 0)
+		return false;
+	return only[n] == '\0' || (only[n] == ':' && strcmp(only + n + 1, alg) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	double seconds = 2.0;
-	const char *dir = NULL;
+	const char *dir = NULL, *only = NULL;
 	const char *vers[] = {"RS256", "PS256", "ES256", "EdDSA"};
 	const char *signs[] = {"RS512", "RS256", "ES256", "EdDSA"};
 	json_t *out = json_array();
@@ -406,13 +420,16 @@ int main(int argc, char **argv)
 				die("--seconds: 0 < s <= 60", NULL);
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
 			dir = argv[++i];
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: micro --dir SCRATCH [--seconds S]\n");
+			fprintf(stderr,
+			        "usage: micro --dir SCRATCH [--seconds S] [--only KIND:ALG]\n");
 			return 2;
 		}
 	}
 	if (dir == NULL) {
-		fprintf(stderr, "usage: micro --dir SCRATCH [--seconds S]\n");
+		fprintf(stderr, "usage: micro --dir SCRATCH [--seconds S] [--only KIND:ALG]\n");
 		return 2;
 	}
 	snprintf(tenant, sizeof(tenant), "%s/tenants.d", dir);
@@ -429,9 +446,11 @@ int main(int argc, char **argv)
 	chmod(tenant, 0600);
 	setenv("BENCH_UNUSED", "unused-client-secret-0123456789", 1);
 	for (size_t i = 0; i < sizeof(vers) / sizeof(vers[0]); i++)
-		bench_verify(vers[i], seconds, out);
+		if (selected(only, "verify", vers[i]))
+			bench_verify(vers[i], seconds, out);
 	for (size_t i = 0; i < sizeof(signs) / sizeof(signs[0]); i++)
-		bench_sign(dir, signs[i], seconds, out);
+		if (selected(only, "sign", signs[i]))
+			bench_sign(dir, signs[i], seconds, out);
 	if (json_dumpf(out, stdout, JSON_INDENT(1)) != 0)
 		return 1;
 	putchar('\n');

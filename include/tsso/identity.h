@@ -12,6 +12,8 @@
 
 #include "tsso/common.h"
 
+struct tsso_jsonw;
+
 struct tsso_identity {
 	char *username; /* Toucan 3.0 embed_context.username / Toucan AI distinctId */
 	char
@@ -36,6 +38,12 @@ struct tsso_identity *tsso_identity_from_json(const json_t *j) TSSO_WUR;
  * identity's, else default_workspace. New reference, or NULL when the
  * identity has no username or no workspace id at all. */
 json_t *tsso_identity_embed_context(const struct tsso_identity *id, const char *default_workspace);
+/* The same embed_context written straight into w, without building a tree:
+ * the bytes json_dumps(JSON_COMPACT) makes of tsso_identity_embed_context.
+ * -1, with nothing written, when the identity has no username or no
+ * workspace id at all; write failures are w's (see tsso_jsonw_finish). */
+int tsso_identity_embed_context_write(const struct tsso_identity *id, const char *default_workspace,
+                                      struct tsso_jsonw *w) TSSO_WUR;
 /* Toucan AI generate-token "user" object: {"distinctId", "role",
  * "attributes"} plus "permissions" when the identity has privileges. New
  * reference, or NULL when the identity has no username. */

@@ -96,6 +96,18 @@ json_t *tsso_signer_public_jwk(const struct tsso_signer *s);
 int tsso_jws_sign(const struct tsso_signer *s, const char *typ, json_t *extra_header,
                   json_t *claims, char **ret_compact, struct tsso_err *err) TSSO_WUR;
 
+/* The base64url protected header tsso_jws_sign writes for s and typ (no
+ * extra members): {"alg","typ","kid"}. A new string, NULL on failure; for
+ * callers that sign many tokens with one key and build it once. */
+char *tsso_signer_header_b64(const struct tsso_signer *s, const char *typ);
+
+/* Sign payload_len bytes of payload (the JWS payload, e.g. claims JSON the
+ * caller serialized) under the protected header header_b64 (from
+ * tsso_signer_header_b64) as a compact JWS (RFC 7515 §7.1), built in one
+ * allocation: *ret_compact is a new string. Fails with sign.failed. */
+int tsso_jws_compact_sign(const struct tsso_signer *s, const char *header_b64, const void *payload,
+                          size_t payload_len, char **ret_compact, struct tsso_err *err) TSSO_WUR;
+
 /* --- JWE --- */
 
 /* Load a PEM private key for decrypting JWE (RSA-OAEP, RSA-OAEP-256,

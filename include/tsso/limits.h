@@ -52,6 +52,7 @@
 #define TSSO_CLAIM_SUB_MAX        255  /* OIDC Core §2: sub is at most 255 ASCII characters */
 #define TSSO_CLIENT_ASSERTION_TTL 60   /* seconds a client assertion JWT lives */
 #define TSSO_EMBED_CONTEXT_MAX    3500 /* Toucan 3.0 embed_context, bytes of JSON */
+#define TSSO_JSONW_DEPTH_MAX      64   /* nesting the JSON writer accepts (and its recursion) */
 #define TSSO_EMBED_TTL_DEFAULT    300
 #define TSSO_EMBED_TTL_MAX        3600
 

@@ -13,6 +13,7 @@
 #define TSSO_EMBED_KID_MAX   64 /* [A-Za-z0-9_-], also the file name <kid>.pem */
 #define TSSO_EMBED_META_FILE "keys.json"
 #define TSSO_EMBED_LOCK_FILE ".keys.lock"
+#define TSSO_EMBED_JWT_TYP   "JWT" /* the typ of Toucan 3.0 embed JWTs (RFC 7519 §5.1) */
 
 /* --- keys.c: files in keys_dir --- */
 
@@ -60,9 +61,24 @@ void tsso_embed_dir_unlock(int fd);
  * retired and expired keys. */
 enum tsso_embed_key_state tsso_embed_meta_state(const struct tsso_embed_meta *m, size_t i,
                                                 long long now, long long *ret_retired_at);
-/* Borrowed signer of the key that signs at now, and its kid; NULL when none. */
+/* Borrowed signer of the key that signs at now, NULL when none; with
+ * *ret_header_b64 (may be NULL) its JWT protected header, base64url,
+ * borrowed from the keystore. */
 const struct tsso_signer *tsso_embed_keystore_signer(const struct tsso_embed_keystore *ks,
-                                                     long long now);
+                                                     long long now, const char **ret_header_b64);
+
+/* --- jti.c: jti randomness --- */
+
+#define TSSO_EMBED_JTI_BYTES 16 /* 128 bits (RFC 7519 §4.1.7: negligible collisions) */
+
+/* A pool of CSPRNG bytes for jti values, refilled by one RAND_bytes call;
+ * thread-safe; emptied in a forked child (see jti.c). */
+struct tsso_embed_jti;
+struct tsso_embed_jti *tsso_embed_jti_new(void);
+void tsso_embed_jti_free(struct tsso_embed_jti *j);
+/* 16 bytes of CSPRNG output never given out before; j NULL draws directly.
+ * -1 when the CSPRNG fails. */
+int tsso_embed_jti_draw(struct tsso_embed_jti *j, unsigned char out[TSSO_EMBED_JTI_BYTES]) TSSO_WUR;
 
 /* --- breaker.c: per-tenant circuit breaker and the retrying call --- */
 
@@ -107,6 +123,7 @@ struct tsso_embed_client {
 	char *api_url;                     /* api: {toucan_url}/embed/generate-token */
 	atomic_long retry_after;           /* last Retry-After Toucan sent, seconds, or -1 */
 	struct tsso_embed_ratelimit *rate; /* embed-token requests per session */
+	struct tsso_embed_jti *jti;        /* randomness of signed JWTs' jti */
 };
 
 /* Build the request of one attempt (called again for each retry, so that a

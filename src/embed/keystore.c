@@ -233,8 +233,7 @@ int tsso_embed_keys_list(const char *keys_dir, long long now, char **ret_text, s
 	tsso_buf_init(&b, 64 * 1024);
 	r = tsso_buf_addf(&b, "%-24s %-6s %-8s %-20s %-20s %-20s %s\n", "KID", "ALG", "STATE",
 	                  "CREATED", "SIGNS FROM", "RETIRED", "UNPUBLISHED");
-	json_array_foreach(arr, i, o)
-	{
+	json_array_foreach (arr, i, o) {
 		char c[32], a[32], rt[32] = "-", up[32] = "-";
 		json_t *ret_at = json_object_get(o, "retired_at");
 
@@ -262,6 +261,9 @@ int tsso_embed_keys_list(const char *keys_dir, long long now, char **ret_text, s
 struct tsso_embed_keystore {
 	struct tsso_embed_meta meta;                      /* only the loaded keys */
 	struct tsso_signer *signers[TSSO_EMBED_KEYS_MAX]; /* same index as meta.keys */
+	/* base64url of each key's JWT protected header ({"alg","typ","kid"}):
+	 * fixed per key, so built here once rather than for every token. */
+	char *headers[TSSO_EMBED_KEYS_MAX];
 };
 
 struct tsso_embed_keystore *tsso_embed_keystore_load(const char *keys_dir, long long now,
@@ -301,7 +303,12 @@ struct tsso_embed_keystore *tsso_embed_keystore_load(const char *keys_dir, long 
 			goto fail;
 		}
 		ks->meta.keys[ks->meta.n] = m.keys[i];
-		ks->signers[ks->meta.n++] = s;
+		ks->signers[ks->meta.n] = s;
+		ks->headers[ks->meta.n] = tsso_signer_header_b64(s, TSSO_EMBED_JWT_TYP);
+		if (ks->headers[ks->meta.n++] == NULL) {
+			tsso_err_set(err, "keys.io", "out of memory");
+			goto fail;
+		}
 	}
 	return ks;
 fail:
@@ -313,8 +320,10 @@ void tsso_embed_keystore_free(struct tsso_embed_keystore *ks)
 {
 	if (ks == NULL)
 		return;
-	for (size_t i = 0; i < ks->meta.n; i++)
+	for (size_t i = 0; i < ks->meta.n; i++) {
 		tsso_signer_free(ks->signers[i]);
+		free(ks->headers[i]);
+	}
 	free(ks);
 }
 
@@ -337,11 +346,15 @@ static size_t current_index(const struct tsso_embed_keystore *ks, long long now)
 }
 
 const struct tsso_signer *tsso_embed_keystore_signer(const struct tsso_embed_keystore *ks,
-                                                     long long now)
+                                                     long long now, const char **ret_header_b64)
 {
 	size_t i = current_index(ks, now);
 
-	return i == SIZE_MAX ? NULL : ks->signers[i];
+	if (i == SIZE_MAX)
+		return NULL;
+	if (ret_header_b64 != NULL)
+		*ret_header_b64 = ks->headers[i];
+	return ks->signers[i];
 }
 
 const char *tsso_embed_keystore_current_kid(const struct tsso_embed_keystore *ks, long long now)

@@ -52,6 +52,15 @@ int tsso_jose_hmac(const struct jose_alg *a, const void *key, size_t keylen, con
  * shared read-only between threads. */
 int tsso_jose_sig_verify(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                          const unsigned char *sig, size_t sig_len) TSSO_WUR;
+/* The DER ECDSA-Sig-Value OpenSSL writes to the R||S of RFC 7518 §3.4
+ * (coord_len bytes each, into out); -1 for anything but the minimal DER of
+ * two positive INTEGERs that fit. */
+int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord_len,
+                               unsigned char *out) TSSO_WUR;
+/* Sign input with a private key into sig (cap bytes; at least the key's
+ * signature size), in JWS form; *ret_len the length written. */
+int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
+                            unsigned char *sig, size_t cap, size_t *ret_len) TSSO_WUR;
 /* Sign input with a private key; *ret_sig is a new buffer in JWS form. */
 int tsso_jose_sig_create(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                          unsigned char **ret_sig, size_t *ret_len) TSSO_WUR;

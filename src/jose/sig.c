@@ -105,59 +105,122 @@ out:
 	return rc;
 }
 
-/* DER ECDSA-Sig-Value to the fixed-length R||S of RFC 7518 §3.4. */
-static int ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord_len,
-                            unsigned char *out)
+/* One INTEGER of a DER ECDSA-Sig-Value, right-aligned into out[0..coord_len)
+ * (zero-padded on the left); advances *pp. Only the minimal, positive
+ * encodings OpenSSL writes are accepted. */
+static int der_int_to_raw(const unsigned char **pp, const unsigned char *end, size_t coord_len,
+                          unsigned char *out)
 {
-	const unsigned char *p = der;
-	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-	const BIGNUM *r, *s;
+	const unsigned char *p = *pp;
+	size_t n;
+
+	if (end - p < 2 || p[0] != 0x02)
+		return -1;
+	n = p[1];
+	p += 2;
+	if (n == 0 || n > 0x7f || (size_t)(end - p) < n || (p[0] & 0x80) != 0)
+		return -1;
+	if (p[0] == 0 && n > 1) { /* the sign byte before a high bit */
+		if ((p[1] & 0x80) == 0)
+			return -1;
+		p++;
+		n--;
+	}
+	if (n > coord_len)
+		return -1;
+	memset(out, 0, coord_len - n);
+	memcpy(out + coord_len - n, p, n);
+	*pp = p + n;
+	return 0;
+}
+
+/*
+ * DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs, RFC 3279 §2.2.3) to the
+ * fixed-length R||S of RFC 7518 §3.4. The input is what OpenSSL just
+ * produced, read strictly in place: d2i_ECDSA_SIG would allocate a
+ * structure and two BIGNUMs per token for the same bytes.
+ */
+int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord_len,
+                               unsigned char *out)
+{
+	const unsigned char *p = der, *end = der + der_len;
+	size_t n;
+
+	if (der_len < 2 || p[0] != 0x30)
+		return -1;
+	if (p[1] < 0x80) {
+		n = p[1];
+		p += 2;
+	} else if (p[1] == 0x81 && der_len >= 3 && p[2] >= 0x80) {
+		n = p[2]; /* P-521 signatures need the long form */
+		p += 3;
+	} else {
+		return -1;
+	}
+	if ((size_t)(end - p) != n)
+		return -1;
+	if (der_int_to_raw(&p, end, coord_len, out) < 0 ||
+	    der_int_to_raw(&p, end, coord_len, out + coord_len) < 0 || p != end)
+		return -1;
+	return 0;
+}
+
+int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
+                            unsigned char *sig, size_t cap, size_t *ret_len)
+{
+	const EVP_MD *md = tsso_jose_alg_md(a);
+	EVP_MD_CTX *ctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	/* ECDSA: DER first (at most 2 * (66 + 3) + 3 bytes for P-521). */
+	unsigned char der[160];
+	size_t out_len;
 	int rc = -1;
 
-	if (es == NULL)
+	if (a->kind == JOSE_SIG_ECDSA) {
+		if (cap < 2 * a->coord_len)
+			return -1;
+		out_len = sizeof(der);
+	} else {
+		out_len = cap;
+	}
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
 		return -1;
-	ECDSA_SIG_get0(es, &r, &s);
-	if (BN_bn2binpad(r, out, (int)coord_len) == (int)coord_len &&
-	    BN_bn2binpad(s, out + coord_len, (int)coord_len) == (int)coord_len)
-		rc = 0;
-	ECDSA_SIG_free(es);
+	/* One signature per context: without this flag OpenSSL 3 duplicates the
+	 * whole signing context in EVP_DigestSignFinal so that it could be
+	 * reused, a copy we would throw away. */
+	EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+	if (EVP_DigestSignInit(ctx, &pctx, md, NULL, pkey) != 1)
+		goto out;
+	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx, md) < 0)
+		goto out;
+	/* OpenSSL refuses (rather than overruns) a buffer that is too small. */
+	if (EVP_DigestSign(ctx, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, input, len) != 1)
+		goto out;
+	if (a->kind == JOSE_SIG_ECDSA) {
+		if (tsso_jose_ecdsa_der_to_raw(der, out_len, a->coord_len, sig) < 0)
+			goto out;
+		out_len = 2 * a->coord_len;
+	}
+	*ret_len = out_len;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
 	return rc;
 }
 
 int tsso_jose_sig_create(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                          unsigned char **ret_sig, size_t *ret_len)
 {
-	const EVP_MD *md = tsso_jose_alg_md(a);
-	EVP_MD_CTX *ctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	unsigned char *sig = NULL, *raw = NULL;
-	size_t sig_len = 0;
-	int rc = -1;
+	size_t cap = a->kind == JOSE_SIG_ECDSA ? 2 * a->coord_len : (size_t)EVP_PKEY_get_size(pkey);
+	unsigned char *sig = malloc(cap > 0 ? cap : 1);
+	size_t n = 0;
 
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestSignInit(ctx, &pctx, md, NULL, pkey) != 1)
-		goto out;
-	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx, md) < 0)
-		goto out;
-	if (EVP_DigestSign(ctx, NULL, &sig_len, input, len) != 1 ||
-	    (sig = malloc(sig_len)) == NULL || EVP_DigestSign(ctx, sig, &sig_len, input, len) != 1)
-		goto out;
-	if (a->kind == JOSE_SIG_ECDSA) {
-		raw = malloc(2 * a->coord_len);
-		if (raw == NULL || ecdsa_der_to_raw(sig, sig_len, a->coord_len, raw) < 0)
-			goto out;
+	if (sig == NULL || tsso_jose_sig_create_to(a, pkey, input, len, sig, cap, &n) < 0) {
 		free(sig);
-		sig = raw;
-		raw = NULL;
-		sig_len = 2 * a->coord_len;
+		return -1;
 	}
 	*ret_sig = sig;
-	*ret_len = sig_len;
-	sig = NULL;
-	rc = 0;
-out:
-	free(raw);
-	free(sig);
-	EVP_MD_CTX_free(ctx);
-	return rc;
+	*ret_len = n;
+	return 0;
 }

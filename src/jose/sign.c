@@ -9,6 +9,7 @@
 #include "tsso/buf.h"
 #include "tsso/crypto.h"
 #include "tsso/jose.h"
+#include "tsso/jsonw.h"
 #include "tsso/limits.h"
 
 struct tsso_signer {
@@ -175,8 +176,7 @@ static json_t *header_build(const struct tsso_signer *s, const char *typ, json_t
 		goto fail;
 	if (extra != NULL && !json_is_object(extra))
 		goto fail;
-	json_object_foreach(extra, name, v)
-	{
+	json_object_foreach (extra, name, v) {
 		if (strcmp(name, "alg") == 0 || strcmp(name, "kid") == 0) {
 			json_decref(h);
 			tsso_err_set(err, "sign.failed", "extra header may not set alg or kid");
@@ -192,66 +192,127 @@ fail:
 	return NULL;
 }
 
-/* Append base64url(JSON of obj) to b. */
-static int add_json_b64(struct tsso_buf *b, json_t *obj)
+/* The signature length s makes, known before signing (RFC 7518 §3). */
+static size_t sig_len_of(const struct tsso_signer *s)
 {
-	char *txt = json_dumps(obj, JSON_COMPACT);
-	char *enc = txt != NULL ? tsso_b64url_encode(txt, strlen(txt)) : NULL;
-	int rc = enc != NULL ? tsso_buf_adds(b, enc) : -1;
+	switch (s->alg->kind) {
+	case JOSE_SIG_HMAC:
+		return s->alg->hash_len;
+	case JOSE_SIG_ECDSA:
+		return 2 * s->alg->coord_len;
+	case JOSE_SIG_EDDSA:
+		return 64;
+	default:
+		return (size_t)EVP_PKEY_get_size(s->pkey);
+	}
+}
 
-	free(txt);
-	free(enc);
+int tsso_jws_compact_sign(const struct tsso_signer *s, const char *header_b64, const void *payload,
+                          size_t payload_len, char **ret_compact, struct tsso_err *err)
+{
+	unsigned char sig[TSSO_JWK_RSA_MAX_BITS / 8];
+	size_t hlen, plen, slen, n, got = 0;
+	char *out = NULL;
+	int rc = -1;
+
+	if (s == NULL || header_b64 == NULL || payload == NULL || ret_compact == NULL)
+		return tsso_err_set(err, "sign.failed", "nothing to sign");
+	hlen = strlen(header_b64);
+	slen = sig_len_of(s);
+	if (slen == 0 || slen > sizeof(sig) || payload_len > TSSO_TOKEN_MAX)
+		return tsso_err_set(err, "sign.failed", "JWS larger than %d bytes", TSSO_TOKEN_MAX);
+	plen = tsso_b64url_encoded_len(payload_len);
+	/* The token we produce must pass our own size limit (RFC 7515 §7.1:
+	 * header "." payload "." signature). */
+	n = hlen + 1 + plen;
+	if (hlen > TSSO_TOKEN_MAX || n + 1 + tsso_b64url_encoded_len(slen) > TSSO_TOKEN_MAX)
+		return tsso_err_set(err, "sign.failed", "JWS larger than %d bytes", TSSO_TOKEN_MAX);
+	out = malloc(n + 1 + tsso_b64url_encoded_len(slen) + 1);
+	if (out == NULL)
+		return tsso_err_set(err, "sign.failed", "out of memory");
+	/* The signing input is built in place, where the token needs it. */
+	memcpy(out, header_b64, hlen);
+	out[hlen] = '.';
+	tsso_b64url_encode_to(out + hlen + 1, payload, payload_len);
+	if (s->alg->kind == JOSE_SIG_HMAC) {
+		unsigned char mac[EVP_MAX_MD_SIZE];
+
+		if (tsso_jose_hmac(s->alg, s->hkey, s->hkey_len, out, n, mac, &got) == 0 &&
+		    got == slen)
+			memcpy(sig, mac, got);
+		else
+			got = 0;
+		tsso_wipe(mac, sizeof(mac));
+	} else if (tsso_jose_sig_create_to(s->alg, s->pkey, out, n, sig, sizeof(sig), &got) < 0) {
+		got = 0;
+	}
+	if (got != slen) {
+		tsso_err_set(err, "sign.failed", "signing failed");
+		goto out;
+	}
+	out[n] = '.';
+	tsso_b64url_encode_to(out + n + 1, sig, got);
+	*ret_compact = out;
+	out = NULL;
+	rc = 0;
+out:
+	free(out);
 	return rc;
+}
+
+/* Append the compact JSON of obj to b. */
+static int add_json(struct tsso_buf *b, const json_t *obj)
+{
+	struct tsso_jsonw w;
+
+	tsso_jsonw_init(&w, b);
+	tsso_jsonw_value(&w, obj);
+	return tsso_jsonw_finish(&w, NULL);
+}
+
+char *tsso_signer_header_b64(const struct tsso_signer *s, const char *typ)
+{
+	struct tsso_buf b;
+	json_t *h = s != NULL ? header_build(s, typ, NULL, NULL) : NULL;
+	char *enc = NULL;
+
+	tsso_buf_init(&b, TSSO_TOKEN_MAX);
+	if (h != NULL && add_json(&b, h) == 0)
+		enc = tsso_b64url_encode(b.ptr, b.len);
+	json_decref(h);
+	tsso_buf_free(&b);
+	return enc;
 }
 
 int tsso_jws_sign(const struct tsso_signer *s, const char *typ, json_t *extra_header,
                   json_t *claims, char **ret_compact, struct tsso_err *err)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned char *sig = NULL;
-	size_t sig_len = 0;
-	struct tsso_buf b;
+	struct tsso_buf hb, pb;
 	json_t *header = NULL;
-	char *enc = NULL;
+	char *hdr_b64 = NULL;
 	int rc = -1;
 
-	tsso_buf_init(&b, TSSO_TOKEN_MAX);
+	tsso_buf_init(&hb, TSSO_TOKEN_MAX);
+	tsso_buf_init(&pb, TSSO_TOKEN_MAX);
 	if (s == NULL || !json_is_object(claims) || ret_compact == NULL)
 		return tsso_err_set(err, "sign.failed", "nothing to sign");
 	header = header_build(s, typ, extra_header, err);
 	if (header == NULL)
 		goto out;
-	/* The token we produce must pass our own size limit. */
-	if (add_json_b64(&b, header) < 0 || tsso_buf_adds(&b, ".") < 0 ||
-	    add_json_b64(&b, claims) < 0) {
+	if (add_json(&hb, header) < 0 || add_json(&pb, claims) < 0) {
 		tsso_err_set(err, "sign.failed", "JWS larger than %d bytes", TSSO_TOKEN_MAX);
 		goto out;
 	}
-	if (s->alg->kind == JOSE_SIG_HMAC) {
-		if (tsso_jose_hmac(s->alg, s->hkey, s->hkey_len, b.ptr, b.len, mac, &sig_len) == 0)
-			enc = tsso_b64url_encode(mac, sig_len);
-		tsso_wipe(mac, sizeof(mac));
-	} else if (tsso_jose_sig_create(s->alg, s->pkey, b.ptr, b.len, &sig, &sig_len) == 0) {
-		enc = tsso_b64url_encode(sig, sig_len);
-	}
-	if (enc == NULL) {
-		tsso_err_set(err, "sign.failed", "signing failed");
-		goto out;
-	}
-	if (tsso_buf_adds(&b, ".") < 0 || tsso_buf_adds(&b, enc) < 0) {
-		tsso_err_set(err, "sign.failed", "JWS larger than %d bytes", TSSO_TOKEN_MAX);
-		goto out;
-	}
-	*ret_compact = tsso_buf_take(&b);
-	if (*ret_compact == NULL) {
+	hdr_b64 = tsso_b64url_encode(hb.ptr, hb.len);
+	if (hdr_b64 == NULL) {
 		tsso_err_set(err, "sign.failed", "out of memory");
 		goto out;
 	}
-	rc = 0;
+	rc = tsso_jws_compact_sign(s, hdr_b64, pb.ptr, pb.len, ret_compact, err);
 out:
-	free(enc);
-	free(sig);
+	free(hdr_b64);
 	json_decref(header);
-	tsso_buf_free(&b);
+	tsso_buf_free(&hb);
+	tsso_buf_free(&pb);
 	return rc;
 }

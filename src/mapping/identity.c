@@ -4,6 +4,7 @@
 
 #include "map_int.h"
 #include "tsso/identity.h"
+#include "tsso/jsonw.h"
 
 #define ROLE_USER   "USER"
 #define ROLE_ADMIN  "ADMIN"
@@ -94,8 +95,7 @@ struct tsso_identity *tsso_identity_from_json(const json_t *j)
 	if (strcmp(json_string_value(r), AI_EXPLORER) != 0 &&
 	    strcmp(json_string_value(r), AI_MAKER) != 0)
 		return NULL;
-	json_object_foreach((json_t *)at, k, v)
-	{
+	json_object_foreach ((json_t *)at, k, v) {
 		if (!map_type_fits(MAP_T_ANY, v))
 			return NULL;
 	}
@@ -136,6 +136,51 @@ json_t *tsso_identity_embed_context(const struct tsso_identity *id, const char *
 	                 "privileges", copy_or(id->privileges, json_object), "groups",
 	                 copy_or(id->groups, json_array), "attributes",
 	                 copy_or(id->attributes, json_object));
+}
+
+int tsso_identity_embed_context_write(const struct tsso_identity *id, const char *default_workspace,
+                                      struct tsso_jsonw *w)
+{
+	const char *ws;
+
+	if (id == NULL || id->username == NULL)
+		return -1;
+	ws = id->workspace_id != NULL ? id->workspace_id : default_workspace;
+	if (ws == NULL || *ws == '\0')
+		return -1;
+	/* Same members, order and types as tsso_identity_embed_context. */
+	tsso_jsonw_obj_begin(w);
+	tsso_jsonw_key(w, "username");
+	tsso_jsonw_str(w, id->username);
+	tsso_jsonw_key(w, "workspace_id");
+	tsso_jsonw_str(w, ws);
+	tsso_jsonw_key(w, "roles");
+	tsso_jsonw_arr_begin(w);
+	tsso_jsonw_str(w, id->admin ? ROLE_ADMIN : ROLE_USER);
+	tsso_jsonw_arr_end(w);
+	tsso_jsonw_key(w, "privileges");
+	if (id->privileges != NULL) {
+		tsso_jsonw_value(w, id->privileges);
+	} else {
+		tsso_jsonw_obj_begin(w);
+		tsso_jsonw_obj_end(w);
+	}
+	tsso_jsonw_key(w, "groups");
+	if (id->groups != NULL) {
+		tsso_jsonw_value(w, id->groups);
+	} else {
+		tsso_jsonw_arr_begin(w);
+		tsso_jsonw_arr_end(w);
+	}
+	tsso_jsonw_key(w, "attributes");
+	if (id->attributes != NULL) {
+		tsso_jsonw_value(w, id->attributes);
+	} else {
+		tsso_jsonw_obj_begin(w);
+		tsso_jsonw_obj_end(w);
+	}
+	tsso_jsonw_obj_end(w);
+	return 0;
 }
 
 json_t *tsso_identity_ai_user(const struct tsso_identity *id)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../src/embed/embed_int.h"
 #include "embed_test_util.h"
@@ -177,9 +179,9 @@ static json_t *jwks_key(const struct fixture *f, const char *kid)
 	json_t *j = tsso_embed_jwks_json(f->ks, f->now), *k, *found = NULL;
 	size_t i;
 
-	json_array_foreach(json_object_get(j, "keys"), i,
-	                   k) if (strcmp(json_string_value(json_object_get(k, "kid")), kid) == 0)
-	    found = json_incref(k);
+	json_array_foreach (json_object_get(j, "keys"), i, k)
+		if (strcmp(json_string_value(json_object_get(k, "kid")), kid) == 0)
+			found = json_incref(k);
 	json_decref(j);
 	assert_non_null(found);
 	return found;
@@ -339,6 +341,68 @@ static void test_eddsa_against_jwks(void **state)
 	fixture_free(&f);
 }
 
+/* Raw bytes of part i (0 header, 1 payload) of a compact JWS; new string. */
+static char *jws_part_text(const char *jws, int part)
+{
+	const char *p = jws, *dot;
+	unsigned char *raw = NULL;
+	size_t n = 0;
+
+	for (int i = 0; i < part; i++)
+		p = strchr(p, '.') + 1;
+	dot = strchr(p, '.');
+	assert_non_null(dot);
+	assert_int_equal(tsso_b64url_decode(p, (size_t)(dot - p), &raw, &n), 0);
+	assert_int_equal(strlen((char *)raw), n);
+	return (char *)raw;
+}
+
+/* The header and claims are written in one pass without jansson; they must
+ * be exactly the bytes jansson made of the same tree before (member order,
+ * types, escaping), so that nothing changes for Toucan. */
+static void test_bytes_as_jansson(void **state)
+{
+	static const char *const algs[] = {"ES256", "EdDSA", "RS256"};
+	(void)state;
+
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(algs); i++) {
+		struct fixture f;
+		struct tsso_embed_token tok = {0};
+		struct tsso_err err = {0};
+		json_t *ctx, *claims;
+		char *want, *got, hdr[256];
+
+		fixture_init(&f, algs[i]);
+		f.id->admin = true;
+		json_array_append_new(f.id->groups, json_string("finance \"EMEA\""));
+		json_object_set_new(f.id->attributes, "cost_center", json_integer(4711));
+		json_object_set_new(f.id->attributes, "ratio", json_real(0.1));
+		json_object_set_new(f.id->attributes, "city", json_string("Z\xc3\xbcrich\n"));
+		json_object_set_new(f.id->privileges, "app", json_pack("[s]", "view"));
+		assert_int_equal(tsso_embed_mint(f.c, f.id, f.now, &tok, &err), 0);
+
+		got = jws_part_text(tok.token, 0);
+		snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+		         algs[i], f.kid);
+		assert_string_equal(got, hdr);
+		free(got);
+
+		ctx = tsso_identity_embed_context(f.id, "acme-ws");
+		claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o}", "sub", TSSO_EMBED_SUBJECT,
+		                   "iss", ISS, "aud", AUD, "iat", (json_int_t)f.now, "exp",
+		                   (json_int_t)(f.now + TSSO_EMBED_TTL_DEFAULT), "jti", tok.jti,
+		                   "embed_context", ctx);
+		want = json_dumps(claims, JSON_COMPACT);
+		got = jws_part_text(tok.token, 1);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		json_decref(claims);
+		tsso_embed_token_clear(&tok);
+		fixture_free(&f);
+	}
+}
+
 static void test_ttl(void **state)
 {
 	static const struct {
@@ -391,6 +455,35 @@ static void test_too_large(void **state)
 	}
 	assert_int_equal(tsso_embed_mint(f.c, f.id, f.now, &tok, &err), 0);
 	tsso_embed_token_clear(&tok);
+	fixture_free(&f);
+}
+
+/* Far beyond Toucan's limit, the claims buffer's own limit refuses first:
+ * the same reason. Text that is not UTF-8 is never signed. */
+static void test_too_large_buffer_and_bad_text(void **state)
+{
+	struct fixture f;
+	struct tsso_embed_token tok = {.token = (char *)"untouched"};
+	struct tsso_err err = {0};
+	char *big = malloc(TSSO_TOKEN_MAX + 10);
+	(void)state;
+
+	assert_non_null(big);
+	memset(big, 'y', TSSO_TOKEN_MAX + 9);
+	big[TSSO_TOKEN_MAX + 9] = '\0';
+	fixture_init(&f, "EdDSA");
+	json_object_set_new(f.id->attributes, "huge", json_string(big));
+	assert_int_equal(tsso_embed_mint(f.c, f.id, f.now, &tok, &err), -1);
+	assert_string_equal(err.reason, "embed.too_large");
+	assert_string_equal(tok.token, "untouched");
+	json_object_del(f.id->attributes, "huge");
+
+	free(f.id->username);
+	f.id->username = strdup("al\xffice");
+	assert_int_equal(tsso_embed_mint(f.c, f.id, f.now, &tok, &err), -1);
+	assert_string_equal(err.reason, "embed.sign_failed");
+	assert_string_equal(tok.token, "untouched");
+	free(big);
 	fixture_free(&f);
 }
 
@@ -475,16 +568,132 @@ static void test_jti_unique(void **state)
 	fixture_free(&f);
 }
 
+static int cmp16(const void *a, const void *b)
+{
+	return memcmp(a, b, TSSO_EMBED_JTI_BYTES);
+}
+
+/* The jti pool: every value distinct across several refills (no byte given
+ * out twice), and the pool's absence (j NULL) still draws. */
+static void test_jti_pool(void **state)
+{
+	enum { N = 700 }; /* more than two pools of 255 */
+	struct tsso_embed_jti *j = tsso_embed_jti_new();
+	unsigned char(*v)[TSSO_EMBED_JTI_BYTES] = calloc(N, TSSO_EMBED_JTI_BYTES);
+	static const unsigned char zero[TSSO_EMBED_JTI_BYTES];
+	(void)state;
+
+	assert_non_null(j);
+	assert_non_null(v);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(tsso_embed_jti_draw(j, v[i]), 0);
+		assert_memory_not_equal(v[i], zero, sizeof(zero));
+	}
+	qsort(v, N, TSSO_EMBED_JTI_BYTES, cmp16);
+	for (int i = 1; i < N; i++)
+		assert_memory_not_equal(v[i - 1], v[i], TSSO_EMBED_JTI_BYTES);
+	assert_int_equal(tsso_embed_jti_draw(NULL, v[0]), 0);
+	assert_memory_not_equal(v[0], zero, sizeof(zero));
+	free(v);
+	tsso_embed_jti_free(j);
+	tsso_embed_jti_free(NULL);
+}
+
+struct jti_thread {
+	struct tsso_embed_jti *j;
+	unsigned char v[300][TSSO_EMBED_JTI_BYTES];
+	int rc;
+};
+
+static void *jti_thread_main(void *arg)
+{
+	struct jti_thread *t = arg;
+
+	for (int i = 0; i < 300; i++)
+		t->rc |= tsso_embed_jti_draw(t->j, t->v[i]);
+	return NULL;
+}
+
+/* Threads sharing one pool (one client serves every request thread) never
+ * get the same value. */
+static void test_jti_pool_threads(void **state)
+{
+	enum { T = 4 };
+	struct tsso_embed_jti *j = tsso_embed_jti_new();
+	struct jti_thread *t = calloc(T, sizeof(*t));
+	unsigned char(*all)[TSSO_EMBED_JTI_BYTES] = calloc(T * 300, TSSO_EMBED_JTI_BYTES);
+	pthread_t th[T];
+	(void)state;
+
+	assert_non_null(j);
+	assert_non_null(t);
+	assert_non_null(all);
+	for (int i = 0; i < T; i++) {
+		t[i].j = j;
+		assert_int_equal(pthread_create(&th[i], NULL, jti_thread_main, &t[i]), 0);
+	}
+	for (int i = 0; i < T; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(t[i].rc, 0);
+		memcpy(all + i * 300, t[i].v, sizeof(t[i].v));
+	}
+	qsort(all, T * 300, TSSO_EMBED_JTI_BYTES, cmp16);
+	for (int i = 1; i < T * 300; i++)
+		assert_memory_not_equal(all[i - 1], all[i], TSSO_EMBED_JTI_BYTES);
+	free(all);
+	free(t);
+	tsso_embed_jti_free(j);
+}
+
+/* A forked child must not repeat the parent's values: the pool's page is
+ * wiped on fork, so the child refills from its own DRBG. */
+static void test_jti_pool_fork(void **state)
+{
+	struct tsso_embed_jti *j = tsso_embed_jti_new();
+	unsigned char first[TSSO_EMBED_JTI_BYTES], mine[TSSO_EMBED_JTI_BYTES];
+	unsigned char child[TSSO_EMBED_JTI_BYTES];
+	int fds[2], status = 0;
+	pid_t pid;
+	(void)state;
+
+	assert_non_null(j);
+	assert_int_equal(tsso_embed_jti_draw(j, first), 0); /* the pool is full now */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned char c[TSSO_EMBED_JTI_BYTES];
+		close(fds[0]);
+		_exit(tsso_embed_jti_draw(j, c) == 0 && write(fds[1], c, sizeof(c)) == sizeof(c)
+		          ? 0
+		          : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(tsso_embed_jti_draw(j, mine), 0);
+	assert_memory_not_equal(child, mine, sizeof(mine));
+	assert_memory_not_equal(child, first, sizeof(first));
+	tsso_embed_jti_free(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rs512_claims_and_openssl),
 	    cmocka_unit_test(test_other_algs_openssl),
 	    cmocka_unit_test(test_eddsa_against_jwks),
+	    cmocka_unit_test(test_bytes_as_jansson),
 	    cmocka_unit_test(test_ttl),
 	    cmocka_unit_test(test_too_large),
+	    cmocka_unit_test(test_too_large_buffer_and_bad_text),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_jti_unique),
+	    cmocka_unit_test(test_jti_pool),
+	    cmocka_unit_test(test_jti_pool_threads),
+	    cmocka_unit_test(test_jti_pool_fork),
 	};
 	tsso_log_setup(TSSO_LOG_WARN, true); /* audit lines are tested in test_embed */
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tsso/identity.h"
+#include "tsso/jsonw.h"
 
 static json_t *parse(const char *s)
 {
@@ -79,6 +80,65 @@ static void test_embed_context(void **state)
 	free(id->username);
 	id->username = NULL;
 	assert_null(tsso_identity_embed_context(id, "acme"));
+	tsso_identity_free(id);
+}
+
+/* The writer's embed_context (the one signed into tokens) is byte for byte
+ * jansson's dump of the tree form, or -1 with nothing written. */
+static void assert_write_matches(const struct tsso_identity *id, const char *ws)
+{
+	json_t *ec = tsso_identity_embed_context(id, ws);
+	struct tsso_buf b;
+	struct tsso_jsonw w;
+	struct tsso_err err = {0};
+	char *want;
+
+	tsso_buf_init(&b, 1 << 16);
+	tsso_jsonw_init(&w, &b);
+	if (ec == NULL) {
+		assert_int_equal(tsso_identity_embed_context_write(id, ws, &w), -1);
+		assert_int_equal(b.len, 0);
+		tsso_buf_free(&b);
+		return;
+	}
+	assert_int_equal(tsso_identity_embed_context_write(id, ws, &w), 0);
+	assert_int_equal(tsso_jsonw_finish(&w, &err), 0);
+	want = json_dumps(ec, JSON_COMPACT);
+	assert_string_equal(b.ptr, want);
+	free(want);
+	json_decref(ec);
+	tsso_buf_free(&b);
+}
+
+static void test_embed_context_write(void **state)
+{
+	struct tsso_identity *id = sample();
+	(void)state;
+
+	assert_write_matches(id, "acme");
+	id->admin = true;
+	id->workspace_id = strdup("ws-\xc3\xa9\"quoted\"");
+	json_object_set_new(id->privileges, "app-1", json_pack("[s,s]", "view", "export"));
+	json_array_append_new(id->groups, json_string("line\nbreak \xf0\x9f\x90\xa6"));
+	json_object_set_new(id->attributes, "ratio", json_real(0.25));
+	json_object_set_new(id->attributes, "on", json_true());
+	json_object_set_new(id->attributes, "tags", json_pack("[s]", "a"));
+	assert_write_matches(id, "acme");
+	/* Missing containers are written empty, as the tree form does. */
+	json_decref(id->groups);
+	json_decref(id->privileges);
+	json_decref(id->attributes);
+	id->groups = id->privileges = id->attributes = NULL;
+	assert_write_matches(id, "acme");
+	/* No workspace at all, no username: -1 and nothing written. */
+	free(id->workspace_id);
+	id->workspace_id = NULL;
+	assert_write_matches(id, NULL);
+	assert_write_matches(id, "");
+	free(id->username);
+	id->username = NULL;
+	assert_write_matches(id, "acme");
+	assert_write_matches(NULL, "acme");
 	tsso_identity_free(id);
 }
 
@@ -182,7 +242,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),         cmocka_unit_test(test_embed_context),
 	    cmocka_unit_test(test_ai_user),          cmocka_unit_test(test_json_round_trip),
-	    cmocka_unit_test(test_from_json_strict),
+	    cmocka_unit_test(test_from_json_strict), cmocka_unit_test(test_embed_context_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "../../src/jose/jose_int.h"
 #include "tsso/b64.h"
 #include "tsso/jose.h"
 #include "tsso/limits.h"
@@ -362,6 +363,165 @@ static void test_threads(void **state)
 	tsso_jwks_free(jwks);
 }
 
+/* The DER reader behind ES* signatures: minimal positive INTEGERs only,
+ * right-aligned and zero-padded to the coordinate length. */
+static void test_ecdsa_der_reader(void **state)
+{
+	static const struct {
+		const char *name;
+		unsigned char der[16];
+		size_t len;
+		int ok;
+		unsigned char raw[8]; /* coord_len 4 */
+	} v[] = {
+	    {"plain", {0x30, 6, 2, 1, 0x11, 2, 1, 0x22}, 8, 0, {0, 0, 0, 0x11, 0, 0, 0, 0x22}},
+	    {"sign byte",
+	     {0x30, 10, 2, 5, 0, 0x81, 2, 3, 4, 2, 1, 5},
+	     12,
+	     0,
+	     {0x81, 2, 3, 4, 0, 0, 0, 5}},
+	    {"full",
+	     {0x30, 12, 2, 4, 1, 2, 3, 4, 2, 4, 5, 6, 7, 8},
+	     14,
+	     0,
+	     {1, 2, 3, 4, 5, 6, 7, 8}},
+	    {"too long", {0x30, 13, 2, 5, 1, 2, 3, 4, 5, 2, 4, 5, 6, 7, 8}, 15, -1, {0}},
+	    {"non-minimal zero", {0x30, 7, 2, 2, 0, 0x11, 2, 1, 0x22}, 9, -1, {0}},
+	    {"negative", {0x30, 6, 2, 1, 0x91, 2, 1, 0x22}, 8, -1, {0}},
+	    {"empty integer", {0x30, 5, 2, 0, 2, 1, 0x22}, 7, -1, {0}},
+	    {"trailing byte", {0x30, 7, 2, 1, 0x11, 2, 1, 0x22, 0}, 9, -1, {0}},
+	    {"short sequence", {0x30, 5, 2, 1, 0x11, 2, 1, 0x22}, 8, -1, {0}},
+	    {"not a sequence", {0x31, 6, 2, 1, 0x11, 2, 1, 0x22}, 8, -1, {0}},
+	    {"not an integer", {0x30, 6, 4, 1, 0x11, 2, 1, 0x22}, 8, -1, {0}},
+	    {"one integer", {0x30, 3, 2, 1, 0x11}, 5, -1, {0}},
+	    {"long form too early", {0x30, 0x81, 6, 2, 1, 0x11, 2, 1, 0x22}, 9, -1, {0}},
+	    {"truncated", {0x30}, 1, -1, {0}},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(v); i++) {
+		unsigned char out[8] = {0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee};
+
+		print_message("%s\n", v[i].name);
+		assert_int_equal(tsso_jose_ecdsa_der_to_raw(v[i].der, v[i].len, 4, out), v[i].ok);
+		if (v[i].ok == 0)
+			assert_memory_equal(out, v[i].raw, 8);
+	}
+	/* P-521: 66-byte coordinates, the long-form sequence length. */
+	{
+		unsigned char der[3 + 2 * (2 + 67)], out[132];
+		size_t o = 0;
+		der[o++] = 0x30;
+		der[o++] = 0x81;
+		der[o++] = 2 * (2 + 67);
+		for (int k = 0; k < 2; k++) {
+			der[o++] = 2;
+			der[o++] = 67;
+			der[o++] = 0;
+			der[o++] = 0x81;
+			memset(der + o, k + 1, 65);
+			o += 65;
+		}
+		assert_int_equal(tsso_jose_ecdsa_der_to_raw(der, o, 66, out), 0);
+		assert_int_equal(out[0], 0x81);
+		assert_int_equal(out[65], 1);
+		assert_int_equal(out[66], 0x81);
+		assert_int_equal(out[131], 2);
+		/* One byte more than the curve allows. */
+		assert_int_equal(tsso_jose_ecdsa_der_to_raw(der, o, 65, out), -1);
+	}
+}
+
+/* The path the embed tokens take: a header built once, then many payloads
+ * signed with it; every ES* signature (R and S with and without leading
+ * zero bytes, over many draws) verifies, and the header is exactly
+ * {"alg","typ","kid"}. */
+static void test_compact_sign(void **state)
+{
+	static const struct {
+		const char *alg, *file;
+		int n;
+	} v[] = {
+	    {"ES256", "p256.pem", 300},  {"ES384", "p384.pem", 60},   {"ES512", "p521.pem", 30},
+	    {"EdDSA", "ed25519.pem", 5}, {"RS256", "rsa2048.pem", 3}, {"PS256", "rsa2048.pem", 3},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(v); i++) {
+		char path[512], want[256], *hdr;
+		struct tsso_err err = {0};
+		struct tsso_signer *s;
+		struct tsso_jwks *jwks;
+		const char *one[] = {v[i].alg};
+		unsigned char *raw = NULL;
+		size_t n = 0;
+
+		snprintf(path, sizeof(path), DATA "%s", v[i].file);
+		s = tsso_signer_load_pem(path, v[i].alg, "kid-1", &err);
+		assert_non_null(s);
+		jwks = jwks_of_signers(&s, 1);
+		hdr = tsso_signer_header_b64(s, "JWT");
+		assert_non_null(hdr);
+		assert_int_equal(tsso_b64url_decode(hdr, strlen(hdr), &raw, &n), 0);
+		snprintf(want, sizeof(want), "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"kid-1\"}",
+		         v[i].alg);
+		assert_string_equal((char *)raw, want);
+		free(raw);
+		for (int k = 0; k < v[i].n; k++) {
+			char payload[64], *tok = NULL;
+			struct tsso_jws *jws;
+			int len = snprintf(payload, sizeof(payload), "{\"n\":%d}", k);
+
+			assert_int_equal(
+			    tsso_jws_compact_sign(s, hdr, payload, (size_t)len, &tok, &err), 0);
+			assert_int_equal(strncmp(tok, hdr, strlen(hdr)), 0);
+			jws = tsso_jws_parse(tok, &err);
+			assert_non_null(jws);
+			assert_int_equal(tsso_jws_verify(jws, jwks, one, 1, NULL, 0, &err), 0);
+			assert_int_equal(
+			    json_integer_value(json_object_get(tsso_jws_claims(jws), "n")), k);
+			tsso_jws_free(jws);
+			free(tok);
+		}
+		free(hdr);
+		tsso_jwks_free(jwks);
+		tsso_signer_free(s);
+	}
+}
+
+static void test_compact_sign_refusals(void **state)
+{
+	struct tsso_err err = {0};
+	struct tsso_signer *s = tsso_signer_load_pem(DATA "p256.pem", "ES256", "k", &err);
+	char *hdr, *tok = (char *)"untouched", *big;
+	(void)state;
+
+	assert_non_null(s);
+	hdr = tsso_signer_header_b64(s, "JWT");
+	assert_non_null(hdr);
+	assert_null(tsso_signer_header_b64(NULL, "JWT"));
+	assert_int_equal(tsso_jws_compact_sign(NULL, hdr, "{}", 2, &tok, &err), -1);
+	assert_string_equal(err.reason, "sign.failed");
+	assert_int_equal(tsso_jws_compact_sign(s, NULL, "{}", 2, &tok, &err), -1);
+	assert_int_equal(tsso_jws_compact_sign(s, hdr, NULL, 0, &tok, &err), -1);
+	assert_int_equal(tsso_jws_compact_sign(s, hdr, "{}", 2, NULL, &err), -1);
+	/* Our own token size limit holds for what we make. */
+	big = malloc(TSSO_TOKEN_MAX);
+	assert_non_null(big);
+	memset(big, 'a', TSSO_TOKEN_MAX);
+	assert_int_equal(tsso_jws_compact_sign(s, hdr, big, TSSO_TOKEN_MAX * 3 / 4, &tok, &err),
+	                 -1);
+	assert_string_equal(err.reason, "sign.failed");
+	assert_string_equal(tok, "untouched");
+	assert_int_equal(
+	    tsso_jws_compact_sign(s, hdr, big, TSSO_TOKEN_MAX * 3 / 4 - 200, &tok, &err), 0);
+	assert_true(strlen(tok) <= TSSO_TOKEN_MAX);
+	free(tok);
+	free(big);
+	free(hdr);
+	tsso_signer_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +532,9 @@ int main(void)
 	    cmocka_unit_test(test_hmac_signer_refusals),
 	    cmocka_unit_test(test_sign_refusals),
 	    cmocka_unit_test(test_threads),
+	    cmocka_unit_test(test_ecdsa_der_reader),
+	    cmocka_unit_test(test_compact_sign),
+	    cmocka_unit_test(test_compact_sign_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
