@@ -52,6 +52,13 @@ int tsso_jose_hmac(const struct jose_alg *a, const void *key, size_t keylen, con
  * shared read-only between threads. */
 int tsso_jose_sig_verify(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                          const unsigned char *sig, size_t sig_len) TSSO_WUR;
+/* The DER ECDSA-Sig-Value OpenSSL verifies, of a JWS R||S signature (RFC
+ * 7518 §3.4), each half coord_len bytes; into out, its length returned, or
+ * 0 when coord_len is 0 or above JOSE_ECDSA_COORD_MAX. */
+#define JOSE_ECDSA_COORD_MAX 66 /* P-521 */
+#define JOSE_ECDSA_DER_MAX   (3 + 2 * (JOSE_ECDSA_COORD_MAX + 3))
+size_t tsso_jose_ecdsa_der(const unsigned char *sig, size_t coord_len,
+                           unsigned char out[JOSE_ECDSA_DER_MAX]);
 /* Sign input with a private key; *ret_sig is a new buffer in JWS form. */
 int tsso_jose_sig_create(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                          unsigned char **ret_sig, size_t *ret_len) TSSO_WUR;

@@ -6,6 +6,7 @@
 
 #include "jose_int.h"
 #include "tsso/jose.h"
+#include "tsso/json.h"
 #include "tsso/limits.h"
 
 void tsso_jwks_free(struct tsso_jwks *jwks)
@@ -114,7 +115,6 @@ struct tsso_jwks *tsso_jwks_parse(const char *json, size_t len, struct tsso_err 
 {
 	struct tsso_jwks *jwks = NULL;
 	struct tsso_err skip = {0};
-	json_error_t jerr;
 	json_t *root = NULL, *keys, *jwk;
 	size_t i;
 
@@ -123,7 +123,7 @@ struct tsso_jwks *tsso_jwks_parse(const char *json, size_t len, struct tsso_err 
 		             TSSO_OUT_MAX_JWKS);
 		goto fail;
 	}
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = tsso_json_parse(json, len, NULL);
 	if (root == NULL || !json_is_object(root)) {
 		tsso_err_set(err, "jwks.malformed", "JWK Set is not a JSON object");
 		goto fail;

@@ -63,41 +63,49 @@ static const unsigned char b64url_rev[256] = {
     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
 };
 
-static int b64url_value(unsigned char c)
-{
-	return (int)b64url_rev[c] - 1;
-}
-
+/* Four characters make three bytes; the table holds value + 1, so a value
+ * minus one above 63 (wrapped from 0) marks a byte outside the alphabet. */
 int tsso_b64url_decode(const char *s, size_t len, unsigned char **ret_data, size_t *ret_n)
 {
-	unsigned char *out;
-	size_t i, o = 0, rem = len % 4;
-	unsigned acc = 0;
-	int bits = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char *out, *o;
+	size_t i, full = len / 4 * 4, rem = len % 4;
+	unsigned a, b, c, d;
 
 	if (rem == 1)
 		return -1;
 	out = malloc(len / 4 * 3 + 3);
 	if (out == NULL)
 		return -1;
-	for (i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)s[i]);
-
-		if (v < 0)
+	o = out;
+	for (i = 0; i < full; i += 4) {
+		a = b64url_rev[p[i]] - 1u;
+		b = b64url_rev[p[i + 1]] - 1u;
+		c = b64url_rev[p[i + 2]] - 1u;
+		d = b64url_rev[p[i + 3]] - 1u;
+		if ((a | b | c | d) > 63)
 			goto fail;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits & 0xff);
-		}
+		o[0] = (unsigned char)(a << 2 | b >> 4);
+		o[1] = (unsigned char)((b & 15) << 4 | c >> 2);
+		o[2] = (unsigned char)((c & 3) << 6 | d);
+		o += 3;
 	}
-	/* Non-canonical encodings (non-zero leftover bits) are refused. */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		goto fail;
-	out[o] = '\0';
+	if (rem > 0) {
+		a = b64url_rev[p[i]] - 1u;
+		b = b64url_rev[p[i + 1]] - 1u;
+		c = rem == 3 ? b64url_rev[p[i + 2]] - 1u : 0;
+		if ((a | b | c) > 63)
+			goto fail;
+		/* Non-canonical encodings (non-zero leftover bits) are refused. */
+		if ((rem == 2 && (b & 15) != 0) || (rem == 3 && (c & 3) != 0))
+			goto fail;
+		*o++ = (unsigned char)(a << 2 | b >> 4);
+		if (rem == 3)
+			*o++ = (unsigned char)((b & 15) << 4 | c >> 2);
+	}
+	*o = '\0';
 	*ret_data = out;
-	*ret_n = o;
+	*ret_n = (size_t)(o - out);
 	return 0;
 fail:
 	free(out);
