@@ -1,5 +1,6 @@
 /* Unit tests for src/jose/sig.c: the R||S to DER conversion and the PSS parameters against plain
  * OpenSSL. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,12 +169,98 @@ static void test_pss_params(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* One key context made once serves every alg of its key, in any order and
+ * from several threads: each verification works on its own copy. */
+struct shared {
+	EVP_PKEY *rsa;
+	EVP_PKEY_CTX *key_ctx;
+	unsigned char rs256[256], ps256[256];
+	size_t rs_len, ps_len;
+};
+
+static const char shared_msg[] = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0";
+
+static void *verify_many(void *arg)
+{
+	struct shared *sh = arg;
+	const struct jose_alg *rs = tsso_jose_alg_find("RS256"), *ps = tsso_jose_alg_find("PS256");
+	size_t bad = 0;
+
+	for (int i = 0; i < 30; i++) {
+		bad += tsso_jose_sig_verify_with(rs, sh->rsa, sh->key_ctx, shared_msg,
+		                                 strlen(shared_msg), sh->rs256, sh->rs_len) != 0;
+		bad += tsso_jose_sig_verify_with(ps, sh->rsa, sh->key_ctx, shared_msg,
+		                                 strlen(shared_msg), sh->ps256, sh->ps_len) != 0;
+		/* The PKCS#1 signature under PSS, and the reverse, never pass. */
+		bad += tsso_jose_sig_verify_with(ps, sh->rsa, sh->key_ctx, shared_msg,
+		                                 strlen(shared_msg), sh->rs256, sh->rs_len) == 0;
+		bad += tsso_jose_sig_verify_with(rs, sh->rsa, sh->key_ctx, shared_msg,
+		                                 strlen(shared_msg), sh->ps256, sh->ps_len) == 0;
+	}
+	return (void *)bad;
+}
+
+static void test_key_ctx(void **state)
+{
+	struct shared sh = {0};
+	unsigned char *sig = NULL;
+	pthread_t t[4];
+
+	(void)state;
+	sh.rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	assert_non_null(sh.rsa);
+	sh.key_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, sh.rsa, NULL);
+	assert_non_null(sh.key_ctx);
+	assert_int_equal(tsso_jose_sig_create(tsso_jose_alg_find("RS256"), sh.rsa, shared_msg,
+	                                      strlen(shared_msg), &sig, &sh.rs_len),
+	                 0);
+	memcpy(sh.rs256, sig, sh.rs_len);
+	free(sig);
+	assert_int_equal(tsso_jose_sig_create(tsso_jose_alg_find("PS256"), sh.rsa, shared_msg,
+	                                      strlen(shared_msg), &sig, &sh.ps_len),
+	                 0);
+	memcpy(sh.ps256, sig, sh.ps_len);
+	free(sig);
+	assert_null(verify_many(&sh));
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, verify_many, &sh), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad = (void *)1;
+
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_null(bad);
+	}
+	/* An EC key works the same way; a changed signature is refused. */
+	{
+		EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		EVP_PKEY_CTX *oc = EVP_PKEY_CTX_new_from_pkey(NULL, other, NULL);
+		const struct jose_alg *es = tsso_jose_alg_find("ES256");
+		size_t n = 0;
+
+		assert_int_equal(
+		    tsso_jose_sig_create(es, other, shared_msg, strlen(shared_msg), &sig, &n), 0);
+		assert_int_equal(tsso_jose_sig_verify_with(es, other, oc, shared_msg,
+		                                           strlen(shared_msg), sig, n),
+		                 0);
+		sig[5] ^= 0x40;
+		assert_int_equal(tsso_jose_sig_verify_with(es, other, oc, shared_msg,
+		                                           strlen(shared_msg), sig, n),
+		                 -1);
+		free(sig);
+		EVP_PKEY_CTX_free(oc);
+		EVP_PKEY_free(other);
+	}
+	EVP_PKEY_CTX_free(sh.key_ctx);
+	EVP_PKEY_free(sh.rsa);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ecdsa_der),
 	    cmocka_unit_test(test_ecdsa_roundtrip),
 	    cmocka_unit_test(test_pss_params),
+	    cmocka_unit_test(test_key_ctx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
