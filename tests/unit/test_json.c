@@ -1,6 +1,7 @@
 /* Unit tests for src/util/json.c: RFC 8259 values in, jansson values out, every refusal class. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -246,6 +247,41 @@ static void test_strings(void **state)
 	assert_refused("[\"\xc3", 3, "json.malformed"); /* truncated at the end of the text */
 }
 
+/* The eight-at-a-time scan of plain string bytes stops at the right byte
+ * whatever its position in a group: each special byte at each offset. */
+static void test_string_positions(void **state)
+{
+	static const struct {
+		const char *ins;
+		bool ok;
+	} kinds[] = {
+	    {"\\n", true},   {"\\u00e9", true}, {"\xc3\xa9", true}, {"\xf0\x9f\x98\x80", true},
+	    {"\x7f", true},  {"\x01", false},   {"\x1f", false},    {"\xc3", false},
+	    {"\xff", false}, {"\\x", false},    {"\n", false},
+	};
+	char text[128];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (size_t pos = 0; pos < 20; pos++) {
+			size_t n = 0;
+
+			text[n++] = '[';
+			text[n++] = '"';
+			for (size_t i = 0; i < pos; i++)
+				text[n++] = (char)('a' + i);
+			memcpy(text + n, kinds[k].ins, strlen(kinds[k].ins));
+			n += strlen(kinds[k].ins);
+			memcpy(text + n, "0123456789abcdef\"]", 19);
+			text[n + 19] = '\0';
+			if (kinds[k].ok)
+				assert_same_as_jansson(text);
+			else
+				assert_refused(text, strlen(text), "json.malformed");
+		}
+	}
+}
+
 static char *nested(size_t depth, char open, char close)
 {
 	char *s = malloc(2 * depth + 1);
@@ -313,10 +349,15 @@ static void test_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_accepts),    cmocka_unit_test(test_values),
-	    cmocka_unit_test(test_duplicates), cmocka_unit_test(test_syntax),
-	    cmocka_unit_test(test_numbers),    cmocka_unit_test(test_strings),
-	    cmocka_unit_test(test_depth),      cmocka_unit_test(test_size),
+	    cmocka_unit_test(test_accepts),
+	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_syntax),
+	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_string_positions),
+	    cmocka_unit_test(test_depth),
+	    cmocka_unit_test(test_size),
 	    cmocka_unit_test(test_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
