@@ -339,7 +339,8 @@ static json_t *read_number(struct reader *r)
 	if (!real) {
 		if (mag > (neg ? 1ull << 63 : (1ull << 63) - 1))
 			return fail(r, s, "json.malformed", "integer out of range");
-		v = json_integer(neg ? (json_int_t)(0 - mag) : (json_int_t)mag);
+		/* -(mag - 1) - 1: no signed overflow at -2^63, none for -0 either. */
+		v = json_integer(neg && mag > 0 ? -(json_int_t)(mag - 1) - 1 : (json_int_t)mag);
 		return v != NULL ? v : fail(r, s, "json.malformed", "out of memory");
 	}
 	/* strtod wants a terminated copy; the grammar above was checked, so the
