@@ -129,13 +129,10 @@ int tsso_jose_sig_verify_with(const struct jose_alg *a, EVP_PKEY *pkey, const EV
 		goto out;
 	/* A copy of the key's own context spares EVP_PKEY_CTX_new_from_pkey
 	 * (the provider lookups, ~13 k instructions); the shared one is only
-	 * read. The EVP_MD_CTX then uses it and leaves it to us to free. */
-	if (key_ctx != NULL) {
-		own = EVP_PKEY_CTX_dup(key_ctx);
-		if (own == NULL)
-			goto out;
+	 * read. The EVP_MD_CTX then uses it and leaves it to us to free.
+	 * Without a copy, EVP_DigestVerifyInit makes a context as before. */
+	if (key_ctx != NULL && (own = EVP_PKEY_CTX_dup(key_ctx)) != NULL)
 		EVP_MD_CTX_set_pkey_ctx(ctx, own);
-	}
 	if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1)
 		goto out;
 	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx) < 0)
