@@ -98,6 +98,10 @@
 #define TSSO_REDIS_POOL_MAX           256  /* session.redis_pool_size upper bound */
 #define TSSO_REDIS_BACKOFF_MAX_MS     5000 /* reconnect backoff ceiling */
 
+/* --- JSON read by tsso_json_parse (tokens, IdP answers, sealed records) --- */
+#define TSSO_JSON_MAX_DEPTH 32            /* nested arrays/objects (jansson alone: 2048) */
+#define TSSO_JSON_MAX_TEXT  (1024 * 1024) /* bytes; callers hold tighter limits of their own */
+
 /* --- URLs (return_to, configured and discovered endpoints) --- */
 #define TSSO_URL_MAX 8192 /* bytes of one URL given to the URL parser */
 

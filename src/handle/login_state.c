@@ -9,6 +9,7 @@
 #include "tsso/buf.h"
 #include "tsso/crypto.h"
 #include "tsso/jose.h"
+#include "tsso/json.h"
 #include "tsso/oidc.h"
 
 #define STATE_KEY_LEN 16
@@ -88,7 +89,7 @@ struct tsso_login_state *hdl_login_state_open(const struct tsso_req *req, const 
 		             tsso_err_reason(&inner));
 		return NULL;
 	}
-	j = json_loadb((const char *)plain, n, JSON_REJECT_DUPLICATES, NULL);
+	j = tsso_json_parse((const char *)plain, n, NULL);
 	tsso_wipe(plain, n);
 	free(plain);
 	if (j == NULL) {

@@ -61,6 +61,18 @@ int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t 
  * signature size), in JWS form; *ret_len the length written. */
 int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                             unsigned char *sig, size_t cap, size_t *ret_len) TSSO_WUR;
+/* The same, starting from a copy of key_ctx, a context made once for pkey
+ * with EVP_PKEY_CTX_new_from_pkey and never initialised (NULL: none). */
+int tsso_jose_sig_verify_with(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,
+                              const void *input, size_t len, const unsigned char *sig,
+                              size_t sig_len) TSSO_WUR;
+/* The DER ECDSA-Sig-Value OpenSSL verifies, of a JWS R||S signature (RFC
+ * 7518 §3.4), each half coord_len bytes; into out, its length returned, or
+ * 0 when coord_len is 0 or above JOSE_ECDSA_COORD_MAX. */
+#define JOSE_ECDSA_COORD_MAX 66 /* P-521 */
+#define JOSE_ECDSA_DER_MAX   (3 + 2 * (JOSE_ECDSA_COORD_MAX + 3))
+size_t tsso_jose_ecdsa_der(const unsigned char *sig, size_t coord_len,
+                           unsigned char out[JOSE_ECDSA_DER_MAX]);
 /* Sign input with a private key; *ret_sig is a new buffer in JWS form. */
 int tsso_jose_sig_create(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                          unsigned char **ret_sig, size_t *ret_len) TSSO_WUR;
@@ -72,6 +84,9 @@ struct jose_key {
 	enum jose_kty kty;
 	const char *crv; /* "P-256", "P-384", "P-521", "Ed25519"; NULL for RSA */
 	EVP_PKEY *pkey;
+	/* Made once from pkey, copied per verification, never used directly
+	 * (so that threads only read it); NULL when it could not be made. */
+	EVP_PKEY_CTX *key_ctx;
 };
 
 struct tsso_jwks {

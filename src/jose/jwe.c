@@ -11,6 +11,7 @@
 #include "tsso/b64.h"
 #include "tsso/crypto.h"
 #include "tsso/jose.h"
+#include "tsso/json.h"
 #include "tsso/limits.h"
 
 /* Key management algorithms we accept (RFC 7518 §4.1). RSA1_5 is refused
@@ -209,14 +210,12 @@ static int header_check(const struct tsso_jwe_key *k, const char *compact, size_
 {
 	unsigned char *raw = NULL;
 	size_t n = 0, i;
-	json_error_t jerr;
 	json_t *h = NULL, *kid;
 	const char *alg, *enc;
 	int rc = -1;
 
 	if (tsso_b64url_decode(compact, hlen, &raw, &n) < 0 ||
-	    (h = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
-	    !json_is_object(h)) {
+	    (h = tsso_json_parse((const char *)raw, n, NULL)) == NULL || !json_is_object(h)) {
 		tsso_err_set(err, "jwe.malformed", "JWE header is not a JSON object");
 		goto out;
 	}

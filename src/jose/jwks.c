@@ -6,6 +6,7 @@
 
 #include "jose_int.h"
 #include "tsso/jose.h"
+#include "tsso/json.h"
 #include "tsso/limits.h"
 
 void tsso_jwks_free(struct tsso_jwks *jwks)
@@ -14,6 +15,7 @@ void tsso_jwks_free(struct tsso_jwks *jwks)
 		return;
 	for (size_t i = 0; i < jwks->n; i++) {
 		free(jwks->keys[i].kid);
+		EVP_PKEY_CTX_free(jwks->keys[i].key_ctx);
 		EVP_PKEY_free(jwks->keys[i].pkey);
 	}
 	free(jwks->keys);
@@ -107,6 +109,8 @@ static int key_parse(json_t *jwk, struct jose_key *k, struct tsso_err *err)
 	k->kty = kty;
 	k->crv = crv;
 	k->pkey = pkey;
+	/* Optional: without it each verification makes its own (slower). */
+	k->key_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	return 1;
 }
 
@@ -114,7 +118,6 @@ struct tsso_jwks *tsso_jwks_parse(const char *json, size_t len, struct tsso_err 
 {
 	struct tsso_jwks *jwks = NULL;
 	struct tsso_err skip = {0};
-	json_error_t jerr;
 	json_t *root = NULL, *keys, *jwk;
 	size_t i;
 
@@ -123,7 +126,7 @@ struct tsso_jwks *tsso_jwks_parse(const char *json, size_t len, struct tsso_err 
 		             TSSO_OUT_MAX_JWKS);
 		goto fail;
 	}
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = tsso_json_parse(json, len, NULL);
 	if (root == NULL || !json_is_object(root)) {
 		tsso_err_set(err, "jwks.malformed", "JWK Set is not a JSON object");
 		goto fail;

@@ -6,6 +6,7 @@
 #include "jose_int.h"
 #include "tsso/b64.h"
 #include "tsso/jose.h"
+#include "tsso/json.h"
 #include "tsso/limits.h"
 
 void tsso_jws_free(struct tsso_jws *jws)
@@ -46,17 +47,17 @@ static json_t *part_json(const char *s, size_t len, const char *what, struct tss
 {
 	unsigned char *raw = NULL;
 	size_t n = 0;
-	json_error_t jerr;
+	struct tsso_err jerr = {0};
 	json_t *obj;
 
 	if (len == 0 || tsso_b64url_decode(s, len, &raw, &n) < 0) {
 		tsso_err_set(err, "jws.malformed", "JWS %s is not base64url", what);
 		return NULL;
 	}
-	obj = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
+	obj = tsso_json_parse((const char *)raw, n, &jerr);
 	free(raw);
 	if (obj == NULL) {
-		if (json_error_code(&jerr) == json_error_duplicate_key)
+		if (strcmp(tsso_err_reason(&jerr), "json.duplicate_member") == 0)
 			tsso_err_set(err, "jws.duplicate_member", "JWS %s has a duplicate member",
 			             what);
 		else

@@ -25,60 +25,92 @@ int tsso_jose_hmac(const struct jose_alg *a, const void *key, size_t keylen, con
 	return 0;
 }
 
-/* RFC 7518 §3.4: R and S, each exactly coord_len bytes, big-endian; OpenSSL
- * wants the DER ECDSA-Sig-Value. Returns a new DER buffer or NULL. */
-static unsigned char *ecdsa_raw_to_der(const unsigned char *sig, size_t coord_len, int *ret_len)
+/* One DER INTEGER (X.690 §8.3) of the unsigned big-endian v[0..n): leading
+ * zero bytes dropped but one, a 0x00 prefixed when the top bit is set so
+ * that the value stays non-negative. Writes at most n + 3 bytes. */
+static size_t der_uint(unsigned char *o, const unsigned char *v, size_t n)
 {
-	ECDSA_SIG *es = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(sig, (int)coord_len, NULL);
-	BIGNUM *s = BN_bin2bn(sig + coord_len, (int)coord_len, NULL);
-	unsigned char *der = NULL;
-	int len;
+	size_t pad;
 
-	if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
-		BN_free(r);
-		BN_free(s);
-		ECDSA_SIG_free(es);
-		return NULL;
+	while (n > 1 && v[0] == 0) {
+		v++;
+		n--;
 	}
-	len = i2d_ECDSA_SIG(es, &der);
-	ECDSA_SIG_free(es);
-	if (len <= 0)
-		return NULL;
-	*ret_len = len;
-	return der;
+	pad = v[0] >> 7;
+	o[0] = 0x02;
+	o[1] = (unsigned char)(n + pad);
+	o[2] = 0;
+	memcpy(o + 2 + pad, v, n);
+	return 2 + pad + n;
 }
 
-/* Set the PSS parameters of RFC 7518 §3.5: MGF1 with the same hash, salt as
- * long as the hash (RSA_PSS_SALTLEN_DIGEST also makes verify insist on it). */
-static int pss_params(EVP_PKEY_CTX *pctx, const EVP_MD *md)
+size_t tsso_jose_ecdsa_der(const unsigned char *sig, size_t coord_len,
+                           unsigned char out[JOSE_ECDSA_DER_MAX])
 {
-	return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-	               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
-	               EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1
-	           ? 0
-	           : -1;
+	unsigned char body[2 * (JOSE_ECDSA_COORD_MAX + 3)];
+	size_t n;
+
+	if (coord_len == 0 || coord_len > JOSE_ECDSA_COORD_MAX)
+		return 0;
+	n = der_uint(body, sig, coord_len);
+	n += der_uint(body + n, sig + coord_len, coord_len);
+	/* SEQUENCE; a body of 128 bytes or more (P-521) takes the long length form. */
+	out[0] = 0x30;
+	if (n < 0x80) {
+		out[1] = (unsigned char)n;
+		memcpy(out + 2, body, n);
+		return n + 2;
+	}
+	out[1] = 0x81;
+	out[2] = (unsigned char)n;
+	memcpy(out + 3, body, n);
+	return n + 3;
+}
+
+/* The PSS parameters of RFC 7518 §3.5, in one call (the three legacy ctrl
+ * wrappers cost ~17 k instructions a verification in OpenSSL 3, see
+ * docs/performance.md): salt as long as the hash (RSA_PSS_SALTLEN_DIGEST
+ * also makes verify insist on it); MGF1 with the same hash is OpenSSL's
+ * documented default when no MGF1 digest is set (EVP_PKEY_CTX_set_rsa_mgf1_md(3)),
+ * and tests/unit/test_jose_sig.c refuses a signature made with another. */
+static int pss_params(EVP_PKEY_CTX *pctx)
+{
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE,
+	                                     (char *)OSSL_PKEY_RSA_PAD_MODE_PSS, 0),
+	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
+	                                     (char *)OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST, 0),
+	    OSSL_PARAM_construct_end(),
+	};
+
+	return EVP_PKEY_CTX_set_params(pctx, params) == 1 ? 0 : -1;
 }
 
 int tsso_jose_sig_verify(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
                          const unsigned char *sig, size_t sig_len)
 {
+	return tsso_jose_sig_verify_with(a, pkey, NULL, input, len, sig, sig_len);
+}
+
+int tsso_jose_sig_verify_with(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,
+                              const void *input, size_t len, const unsigned char *sig,
+                              size_t sig_len)
+{
 	const EVP_MD *md = tsso_jose_alg_md(a);
 	EVP_MD_CTX *ctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	unsigned char *der = NULL;
-	int der_len = 0, rc = -1;
+	EVP_PKEY_CTX *pctx = NULL, *own = NULL;
+	unsigned char der[JOSE_ECDSA_DER_MAX];
+	int rc = -1;
 
 	switch (a->kind) {
 	case JOSE_SIG_ECDSA:
 		/* Exact length: DER or truncated encodings are refused (§3.4). */
 		if (sig_len != 2 * a->coord_len)
 			return -1;
-		der = ecdsa_raw_to_der(sig, a->coord_len, &der_len);
-		if (der == NULL)
+		sig_len = tsso_jose_ecdsa_der(sig, a->coord_len, der);
+		if (sig_len == 0)
 			return -1;
 		sig = der;
-		sig_len = (size_t)der_len;
 		break;
 	case JOSE_SIG_RSA_PKCS1:
 	case JOSE_SIG_RSA_PSS:
@@ -93,15 +125,23 @@ int tsso_jose_sig_verify(const struct jose_alg *a, EVP_PKEY *pkey, const void *i
 		return -1;
 	}
 	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1)
+	if (ctx == NULL)
 		goto out;
-	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx, md) < 0)
+	/* A copy of the key's own context spares EVP_PKEY_CTX_new_from_pkey
+	 * (the provider lookups, ~13 k instructions); the shared one is only
+	 * read. The EVP_MD_CTX then uses it and leaves it to us to free.
+	 * Without a copy, EVP_DigestVerifyInit makes a context as before. */
+	if (key_ctx != NULL && (own = EVP_PKEY_CTX_dup(key_ctx)) != NULL)
+		EVP_MD_CTX_set_pkey_ctx(ctx, own);
+	if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1)
+		goto out;
+	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx) < 0)
 		goto out;
 	if (EVP_DigestVerify(ctx, sig, sig_len, input, len) == 1)
 		rc = 0;
 out:
 	EVP_MD_CTX_free(ctx);
-	OPENSSL_free(der);
+	EVP_PKEY_CTX_free(own);
 	return rc;
 }
 
@@ -192,7 +232,7 @@ int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void
 	EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
 	if (EVP_DigestSignInit(ctx, &pctx, md, NULL, pkey) != 1)
 		goto out;
-	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx, md) < 0)
+	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx) < 0)
 		goto out;
 	/* OpenSSL refuses (rather than overruns) a buffer that is too small. */
 	if (EVP_DigestSign(ctx, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, input, len) != 1)

@@ -69,8 +69,8 @@ static int verify_by_kid(const struct tsso_jws *jws, const struct tsso_jwks *jwk
 		if (!key_fits(k, a))
 			continue;
 		fitted = true;
-		if (tsso_jose_sig_verify(a, k->pkey, jws->input, jws->input_len, jws->sig,
-		                         jws->sig_len) == 0)
+		if (tsso_jose_sig_verify_with(a, k->pkey, k->key_ctx, jws->input, jws->input_len,
+		                              jws->sig, jws->sig_len) == 0)
 			return 0;
 	}
 	if (!seen)
@@ -97,8 +97,8 @@ static int verify_without_kid(const struct tsso_jws *jws, const struct tsso_jwks
 	}
 	if (found == NULL)
 		return tsso_err_set(err, "jws.no_matching_key", "no key fits %s", a->name);
-	if (tsso_jose_sig_verify(a, found->pkey, jws->input, jws->input_len, jws->sig,
-	                         jws->sig_len) < 0)
+	if (tsso_jose_sig_verify_with(a, found->pkey, found->key_ctx, jws->input, jws->input_len,
+	                              jws->sig, jws->sig_len) < 0)
 		return tsso_err_set(err, "jws.bad_signature", "JWS signature does not verify");
 	return 0;
 }

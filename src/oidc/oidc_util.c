@@ -9,6 +9,7 @@
 
 #include "oidc_int.h"
 #include "tsso/form.h"
+#include "tsso/json.h"
 #include "tsso/limits.h"
 
 int oidc_form_escape(struct tsso_buf *b, const char *s)
@@ -43,13 +44,12 @@ int oidc_form_add(struct tsso_buf *b, const char *name, const char *value)
 
 json_t *oidc_json_object(const char *text, size_t len)
 {
-	json_error_t jerr;
 	json_t *j;
 
 	if (text == NULL)
 		return NULL;
-	/* JSON_REJECT_DUPLICATES: {"iss":"a","iss":"b"} must not mean either. */
-	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* Duplicates refused: {"iss":"a","iss":"b"} must not mean either. */
+	j = tsso_json_parse(text, len, NULL);
 	if (j != NULL && !json_is_object(j)) {
 		json_decref(j);
 		return NULL;

@@ -4,6 +4,7 @@
 
 #include "src/session/store_impl.h"
 #include "tsso/crypto.h"
+#include "tsso/json.h"
 #include "tsso/limits.h"
 #include "tsso/session.h"
 
@@ -231,12 +232,10 @@ static int session_member(void *arg, const char *k, struct store_flat_value *v)
 	if (strcmp(k, K_REFRESH_X) == 0)
 		return take_int(v, &s->refresh_exp);
 	if (strcmp(k, K_IDENTITY) == 0) {
-		json_error_t jerr;
-
 		if (v->type != STORE_FLAT_OBJECT)
 			return -1;
-		/* Small and not secret: the general parser, strictly. */
-		s->identity = json_loadb(v->raw, v->raw_len, JSON_REJECT_DUPLICATES, &jerr);
+		/* Small and not secret: the general reader, strictly. */
+		s->identity = tsso_json_parse(v->raw, v->raw_len, NULL);
 		return json_is_object(s->identity) ? 0 : -1;
 	}
 	if (strcmp(k, K_EMBED) == 0)

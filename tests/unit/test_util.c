@@ -50,6 +50,53 @@ static void test_b64url_refuses(void **state)
 	}
 }
 
+/* The four-at-a-time decoder: every length and byte value round-trips, a
+ * byte outside the alphabet is refused in each position of a group and of
+ * the tail, and so are non-zero leftover bits in a 3-character tail. */
+static void test_b64url_groups(void **state)
+{
+	unsigned char plain[70];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (unsigned char)(i * 97 + 255);
+	for (size_t len = 0; len <= sizeof(plain); len++) {
+		char *e = tsso_b64url_encode(plain, len);
+		size_t elen = strlen(e);
+		unsigned char *d = NULL;
+		size_t n = 0;
+
+		assert_int_equal(tsso_b64url_decode(e, elen, &d, &n), 0);
+		assert_int_equal(n, len);
+		assert_memory_equal(d, plain, len);
+		free(d);
+		for (size_t pos = 0; pos < elen && pos < 11; pos++) {
+			char saved = e[pos];
+
+			e[pos] = pos % 2 ? '=' : '.';
+			d = NULL;
+			assert_int_equal(tsso_b64url_decode(e, elen, &d, &n), -1);
+			assert_null(d);
+			e[pos] = saved;
+		}
+		free(e);
+	}
+	{
+		unsigned char *d = NULL;
+		size_t n = 0;
+
+		assert_int_equal(tsso_b64url_decode("Zm8", 3, &d, &n), 0);
+		free(d);
+		d = NULL;
+		assert_int_equal(tsso_b64url_decode("Zm9", 3, &d, &n), -1);
+		assert_int_equal(tsso_b64url_decode("AAAAZm9", 7, &d, &n), -1);
+		assert_int_equal(tsso_b64url_decode("AAAAZh", 6, &d, &n), -1);
+		assert_int_equal(tsso_b64url_decode("AAA\x80", 4, &d, &n), -1);
+		assert_int_equal(tsso_b64url_decode("\xff" "AAA", 4, &d, &n), -1);
+		assert_null(d);
+	}
+}
+
 static void test_buf_limit(void **state)
 {
 	struct tsso_buf b;
@@ -109,11 +156,9 @@ static void test_crypto(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_b64url_vectors),
-	    cmocka_unit_test(test_b64url_refuses),
-	    cmocka_unit_test(test_buf_limit),
-	    cmocka_unit_test(test_buf_escape),
-	    cmocka_unit_test(test_err),
+	    cmocka_unit_test(test_b64url_vectors), cmocka_unit_test(test_b64url_refuses),
+	    cmocka_unit_test(test_b64url_groups),  cmocka_unit_test(test_buf_limit),
+	    cmocka_unit_test(test_buf_escape),     cmocka_unit_test(test_err),
 	    cmocka_unit_test(test_crypto),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
