@@ -4,8 +4,10 @@
 
 #include "src/session/store_impl.h"
 #include "tsso/crypto.h"
+#include "tsso/jsondump.h"
 #include "tsso/limits.h"
 #include "tsso/session.h"
+#include "tsso/utf8.h"
 
 /* Short member names: the record travels in a cookie for the cookie store. */
 #define K_VERSION   "v"
@@ -62,42 +64,72 @@ int tsso_session_set(char **field, const char *value)
 	return 0;
 }
 
-static int json_set_str(json_t *o, const char *k, const char *v)
-{
-	return v == NULL ? 0 : json_object_set_new_nocheck(o, k, json_string(v));
-}
-
-static int json_set_int(json_t *o, const char *k, int64_t v)
-{
-	return v == 0 ? 0 : json_object_set_new_nocheck(o, k, json_integer((json_int_t)v));
-}
-
-/* jansson frees without wiping: clear the token strings an object holds
- * before dropping it (the members that carry credentials). */
-static void json_wipe_tokens(json_t *o)
-{
-	static const char *const secrets[] = {K_ID, K_ID_TOKEN, K_ACCESS, K_REFRESH, K_EMBED};
-
-	for (size_t i = 0; i < TSSO_ARRAY_LEN(secrets); i++) {
-		json_t *v = json_object_get(o, secrets[i]);
-
-		if (json_is_string(v))
-			tsso_wipe((char *)json_string_value(v), json_string_length(v));
-	}
-}
-
 static bool field_too_long(const char *s)
 {
 	return s != NULL && strnlen(s, TSSO_SESSION_FIELD_MAX + 1) > TSSO_SESSION_FIELD_MAX;
 }
 
+/* The record writer: members appended in one pass into a buffer reserved
+ * up front at a bound of the record's size (so no growing copy of the
+ * tokens is left in freed memory), the same compact JSON jansson wrote,
+ * without building a jansson object and dumping it at about 100
+ * instructions a byte (docs/performance.md). The bound, not the 64 KiB
+ * limit: a 64 KiB block made glibc consolidate its free lists and trim the
+ * heap at each seal. Key names are plain ASCII and need no escaping. */
+struct rec_writer {
+	struct tsso_buf b;
+	bool first;
+	bool bad; /* a value is not valid UTF-8 (else a failure means too large) */
+};
+
+/* Room a member can take: quotes, colon, comma, and every byte escaped. */
+static size_t str_bound(const char *k, const char *v)
+{
+	size_t n = v != NULL ? strnlen(v, TSSO_SESSION_JSON_MAX + 1) : 0;
+
+	return v == NULL ? 0 : strlen(k) + 6 + 6 * n;
+}
+
+static int put_key(struct rec_writer *w, const char *k)
+{
+	size_t n = strlen(k);
+
+	if (tsso_buf_add(&w->b, w->first ? "{\"" : ",\"", 2) < 0 || tsso_buf_add(&w->b, k, n) < 0 ||
+	    tsso_buf_add(&w->b, "\":", 2) < 0)
+		return -1;
+	w->first = false;
+	return 0;
+}
+
+static int put_str(struct rec_writer *w, const char *k, const char *v)
+{
+	size_t n;
+
+	if (v == NULL)
+		return 0;
+	n = strlen(v);
+	if (put_key(w, k) < 0)
+		return -1;
+	if (tsso_json_str_append(&w->b, v, n) < 0) {
+		w->bad = !tsso_utf8_valid(v, n);
+		return -1;
+	}
+	return 0;
+}
+
+static int put_int(struct rec_writer *w, const char *k, int64_t v)
+{
+	if (v == 0)
+		return 0;
+	return put_key(w, k) < 0 || tsso_json_int_append(&w->b, (long long)v) < 0 ? -1 : 0;
+}
+
 int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *ret_n,
                          struct tsso_err *err)
 {
-	json_t *o = NULL;
-	char *out = NULL;
-	size_t n;
-	int rc = -1;
+	struct rec_writer w = {.first = true};
+	struct tsso_buf idn;
+	size_t bound;
 
 	if (s->tenant == NULL || s->iss == NULL || s->sub == NULL)
 		return tsso_err_set(err, "session.invalid", "session without tenant, iss or sub");
@@ -105,56 +137,57 @@ int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *
 	    field_too_long(s->sid))
 		return tsso_err_set(err, "session.too_large", "iss, sub or sid over %d bytes",
 		                    TSSO_SESSION_FIELD_MAX);
-	o = json_object();
-	if (o == NULL || json_set_int(o, K_VERSION, SESSION_FORMAT) < 0 ||
-	    (s->id[0] != '\0' && json_set_str(o, K_ID, s->id) < 0) ||
-	    json_set_str(o, K_TENANT, s->tenant) < 0 || json_set_str(o, K_ISS, s->iss) < 0 ||
-	    json_set_str(o, K_SUB, s->sub) < 0 || json_set_str(o, K_SID, s->sid) < 0 ||
-	    json_set_int(o, K_CREATED, s->created_ms) < 0 ||
-	    json_set_int(o, K_LAST_SEEN, s->last_seen_ms) < 0 ||
-	    json_set_int(o, K_EXPIRES, s->expires_ms) < 0 ||
-	    json_set_str(o, K_ID_TOKEN, s->id_token) < 0 ||
-	    json_set_str(o, K_ACCESS, s->access_token) < 0 ||
-	    json_set_int(o, K_ACCESS_X, s->access_exp) < 0 ||
-	    json_set_str(o, K_REFRESH, s->refresh_token) < 0 ||
-	    json_set_int(o, K_REFRESH_X, s->refresh_exp) < 0 ||
-	    (s->identity != NULL && json_object_set_nocheck(o, K_IDENTITY, s->identity) < 0) ||
-	    json_set_str(o, K_EMBED, s->embed_token) < 0 ||
-	    json_set_int(o, K_EMBED_X, s->embed_exp) < 0 ||
-	    json_set_int(o, K_EMBED_I, s->embed_iat) < 0) {
-		tsso_err_set(err, "session.invalid", "cannot build the session record");
-		goto out;
+	/* The identity first, on its own (not secret): its size joins the bound. */
+	tsso_buf_init(&idn, TSSO_SESSION_JSON_MAX);
+	if (s->identity != NULL &&
+	    (!json_is_object(s->identity) || tsso_json_dump_append(&idn, s->identity) < 0)) {
+		tsso_buf_free(&idn);
+		if (!json_is_object(s->identity))
+			return tsso_err_set(err, "session.invalid",
+			                    "the identity is not an object");
+		/* jansson checked its strings' UTF-8 when they were made. */
+		return tsso_err_set(err, "session.too_large", "identity over the limit of %d bytes",
+		                    TSSO_SESSION_JSON_MAX);
 	}
-	/* One pass straight into one buffer of the largest allowed size: no
-	 * growing copies of the tokens left behind in freed memory, and no
-	 * second walk to measure first (jansson's dump costs about 100
-	 * instructions a byte; docs/performance.md). */
-	out = malloc((size_t)TSSO_SESSION_JSON_MAX + 1);
-	if (out == NULL) {
-		tsso_err_set(err, "session.invalid", "cannot serialize the session record");
-		goto out;
+	bound = 16 * 24 + idn.len + 16 + str_bound(K_ID, s->id) + str_bound(K_TENANT, s->tenant) +
+	        str_bound(K_ISS, s->iss) + str_bound(K_SUB, s->sub) + str_bound(K_SID, s->sid) +
+	        str_bound(K_ID_TOKEN, s->id_token) + str_bound(K_ACCESS, s->access_token) +
+	        str_bound(K_REFRESH, s->refresh_token) + str_bound(K_EMBED, s->embed_token);
+	tsso_buf_init(&w.b, TSSO_SESSION_JSON_MAX);
+	if (tsso_buf_reserve(&w.b, bound < TSSO_SESSION_JSON_MAX ? bound : TSSO_SESSION_JSON_MAX) <
+	    0) {
+		tsso_buf_free(&idn);
+		return tsso_err_set(err, "session.invalid", "cannot serialize the session record");
 	}
-	n = json_dumpb(o, out, (size_t)TSSO_SESSION_JSON_MAX + 1, JSON_COMPACT);
-	if (n == 0 || n > TSSO_SESSION_JSON_MAX) {
-		tsso_wipe(out, (size_t)TSSO_SESSION_JSON_MAX + 1);
-		free(out);
-		out = NULL;
-		if (n == 0)
-			tsso_err_set(err, "session.invalid", "cannot serialize the session record");
+	if (put_int(&w, K_VERSION, SESSION_FORMAT) < 0 ||
+	    (s->id[0] != '\0' && put_str(&w, K_ID, s->id) < 0) ||
+	    put_str(&w, K_TENANT, s->tenant) < 0 || put_str(&w, K_ISS, s->iss) < 0 ||
+	    put_str(&w, K_SUB, s->sub) < 0 || put_str(&w, K_SID, s->sid) < 0 ||
+	    put_int(&w, K_CREATED, s->created_ms) < 0 ||
+	    put_int(&w, K_LAST_SEEN, s->last_seen_ms) < 0 ||
+	    put_int(&w, K_EXPIRES, s->expires_ms) < 0 || put_str(&w, K_ID_TOKEN, s->id_token) < 0 ||
+	    put_str(&w, K_ACCESS, s->access_token) < 0 ||
+	    put_int(&w, K_ACCESS_X, s->access_exp) < 0 ||
+	    put_str(&w, K_REFRESH, s->refresh_token) < 0 ||
+	    put_int(&w, K_REFRESH_X, s->refresh_exp) < 0 ||
+	    (s->identity != NULL &&
+	     (put_key(&w, K_IDENTITY) < 0 || tsso_buf_add(&w.b, idn.ptr, idn.len) < 0)) ||
+	    put_str(&w, K_EMBED, s->embed_token) < 0 || put_int(&w, K_EMBED_X, s->embed_exp) < 0 ||
+	    put_int(&w, K_EMBED_I, s->embed_iat) < 0 || tsso_buf_add(&w.b, "}", 1) < 0) {
+		if (w.bad)
+			tsso_err_set(err, "session.invalid", "cannot build the session record");
 		else
 			tsso_err_set(err, "session.too_large",
-			             "session record of %zu bytes (limit %d)", n,
+			             "session record over the limit of %d bytes",
 			             TSSO_SESSION_JSON_MAX);
-		goto out;
+		tsso_buf_free(&idn);
+		tsso_buf_free_secure(&w.b);
+		return -1;
 	}
-	out[n] = '\0';
-	*ret_json = out;
-	*ret_n = n;
-	rc = 0;
-out:
-	json_wipe_tokens(o);
-	json_decref(o);
-	return rc;
+	tsso_buf_free(&idn);
+	*ret_n = w.b.len;
+	*ret_json = tsso_buf_take(&w.b);
+	return 0;
 }
 
 /* Members in record order; the index is the bit that catches duplicates. */

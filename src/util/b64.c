@@ -63,38 +63,45 @@ static const unsigned char b64url_rev[256] = {
     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
 };
 
-static int b64url_value(unsigned char c)
-{
-	return (int)b64url_rev[c] - 1;
-}
-
 int tsso_b64url_decode(const char *s, size_t len, unsigned char **ret_data, size_t *ret_n)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	unsigned char *out;
-	size_t i, o = 0, rem = len % 4;
-	unsigned acc = 0;
-	int bits = 0;
+	size_t i, o = 0, rem = len % 4, full = len - rem;
+	unsigned v;
 
 	if (rem == 1)
 		return -1;
 	out = malloc(len / 4 * 3 + 3);
 	if (out == NULL)
 		return -1;
-	for (i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)s[i]);
+	/* Four characters to three bytes at a time; a character outside the
+	 * alphabet has table entry 0, so any zero in a group refuses it. */
+	for (i = 0; i < full; i += 4) {
+		unsigned a = b64url_rev[p[i]], b = b64url_rev[p[i + 1]], c = b64url_rev[p[i + 2]],
+		         d = b64url_rev[p[i + 3]];
 
-		if (v < 0)
+		if (a == 0 || b == 0 || c == 0 || d == 0)
 			goto fail;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits & 0xff);
-		}
+		v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+		out[o++] = (unsigned char)(v >> 16);
+		out[o++] = (unsigned char)(v >> 8);
+		out[o++] = (unsigned char)v;
 	}
-	/* Non-canonical encodings (non-zero leftover bits) are refused. */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		goto fail;
+	if (rem > 0) {
+		unsigned a = b64url_rev[p[i]], b = b64url_rev[p[i + 1]];
+		unsigned c = rem == 3 ? b64url_rev[p[i + 2]] : 1;
+
+		if (a == 0 || b == 0 || c == 0)
+			goto fail;
+		v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6;
+		/* Non-canonical encodings (non-zero leftover bits) are refused. */
+		if ((rem == 2 && (v & 0xffff) != 0) || (rem == 3 && (v & 0xff) != 0))
+			goto fail;
+		out[o++] = (unsigned char)(v >> 16);
+		if (rem == 3)
+			out[o++] = (unsigned char)(v >> 8);
+	}
 	out[o] = '\0';
 	*ret_data = out;
 	*ret_n = o;

@@ -38,6 +38,11 @@ static int buf_reserve(struct tsso_buf *b, size_t extra)
 	return 0;
 }
 
+int tsso_buf_reserve(struct tsso_buf *b, size_t n)
+{
+	return buf_reserve(b, n);
+}
+
 int tsso_buf_add(struct tsso_buf *b, const void *p, size_t n)
 {
 	if (buf_reserve(b, n) < 0)
