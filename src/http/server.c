@@ -343,11 +343,16 @@ static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c,
 		                "The server could not answer this request.");
 answer:
 	ret = send_resp(c, &req, &resp);
-	snprintf(status_s, sizeof(status_s), "%d", resp.status);
-	snprintf(ms, sizeof(ms), "%.3f", (tsso_now_mono() - st->start) * 1000.0);
-	tsso_log(resp.status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO, "http.request", "request_id",
-	         req.request_id, "method", method, "route", route_name, "tenant", req.tenant_id,
-	         "status", status_s, "ms", ms, "reason", resp.reason, "remote", addr, NULL);
+	/* Formatting the line costs more than the rest of a cached answer:
+	 * only when the level lets it through. */
+	if (tsso_log_enabled(resp.status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO)) {
+		snprintf(status_s, sizeof(status_s), "%d", resp.status);
+		snprintf(ms, sizeof(ms), "%.3f", (tsso_now_mono() - st->start) * 1000.0);
+		tsso_log(resp.status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO, "http.request",
+		         "request_id", req.request_id, "method", method, "route", route_name,
+		         "tenant", req.tenant_id, "status", status_s, "ms", ms, "reason",
+		         resp.reason, "remote", addr, NULL);
+	}
 	tsso_metrics_request(s->app->metrics, route_name, resp.status, tsso_now_mono() - st->start);
 	if (resp.reason != NULL && resp.status >= 400 && resp.status != 404 && resp.status != 405)
 		tsso_metrics_refusal(s->app->metrics, req.tenant_id, resp.reason);

@@ -20,7 +20,7 @@ static const unsigned char str_class[256] = {
 
 static int add_escape(struct tsso_buf *b, unsigned char c)
 {
-	static const char hex[] = "0123456789abcdef";
+	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
 	char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
 	switch (c) {
@@ -87,10 +87,11 @@ int tsso_json_int_append(struct tsso_buf *b, long long v)
 	return tsso_buf_add(b, d + i, sizeof(d) - i);
 }
 
-/* As jansson writes reals: %.17g, with ".0" when it would read as an integer. */
+/* As jansson writes reals: %.17g, ".0" when it would read as an integer,
+ * and an exponent without '+' or leading zeros. */
 static int real_append(struct tsso_buf *b, double v)
 {
-	char d[40];
+	char d[40], *e;
 	int n;
 
 	if (!isfinite(v))
@@ -98,9 +99,23 @@ static int real_append(struct tsso_buf *b, double v)
 	n = snprintf(d, sizeof(d), "%.17g", v);
 	if (n <= 0 || (size_t)n >= sizeof(d) - 3)
 		return -1;
-	if (strpbrk(d, ".eE") == NULL) {
+	if (strpbrk(d, ".e") == NULL) {
 		memcpy(d + n, ".0", 3);
 		n += 2;
+	}
+	e = strchr(d, 'e');
+	if (e != NULL) {
+		char *digits = e + 1, *from;
+
+		if (*digits == '-')
+			digits++;
+		from = digits;
+		if (*from == '+')
+			from++, digits = e + 1;
+		while (*from == '0' && from[1] != '\0')
+			from++;
+		memmove(digits, from, strlen(from) + 1);
+		n = (int)strlen(d);
 	}
 	return tsso_buf_add(b, d, (size_t)n);
 }

@@ -116,10 +116,56 @@ static void test_to_json_refusals(void **state)
 	assert_string_equal(tsso_err_reason(&err), "session.too_large");
 	free(big);
 
+	/* Just over the limit with escapes: every quote doubles. */
+	assert_int_equal(tsso_session_set(&s->access_token, NULL), 0);
+	big = malloc(TSSO_SESSION_JSON_MAX / 2 + 1);
+	memset(big, '"', TSSO_SESSION_JSON_MAX / 2);
+	big[TSSO_SESSION_JSON_MAX / 2] = '\0';
+	assert_int_equal(tsso_session_set(&s->access_token, big), 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.too_large");
+	assert_int_equal(tsso_session_set(&s->access_token, NULL), 0);
+	free(big);
+
+	/* Not UTF-8 (jansson refused these too). */
+	assert_int_equal(tsso_session_set(&s->sid, "sid\xc3("), 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.invalid");
+	assert_int_equal(tsso_session_set(&s->sid, NULL), 0);
+
+	/* An identity that is not an object. */
+	json_decref(s->identity);
+	s->identity = json_string("jane");
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.invalid");
+
 	assert_int_equal(tsso_session_set(&s->sub, NULL), 0);
 	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
 	assert_string_equal(tsso_err_reason(&err), "session.invalid");
 	assert_int_equal(n, 7);
+	assert_string_equal(json, "untouched");
+	tsso_session_free(s);
+}
+
+/* Escapes and non-ASCII survive a write and a read, byte for byte. */
+static void test_to_json_escapes(void **state)
+{
+	struct tsso_session *s = sample(), *b;
+	struct tsso_err err = {0};
+	char *json = NULL;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(tsso_session_set(&s->sub, "q\"b\\s/\x01\x1f\n\xc3\xa9\xf0\x9f\x98\x80"),
+	                 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), 0);
+	assert_int_equal(strlen(json), n);
+	b = tsso_session_from_json(json, n, &err);
+	assert_non_null(b);
+	assert_string_equal(b->sub, s->sub);
+	assert_true(json_equal(b->identity, s->identity));
+	tsso_session_free(b);
+	free(json);
 	tsso_session_free(s);
 }
 
@@ -261,9 +307,10 @@ static void test_siphash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_to_json_refusals),
-	    cmocka_unit_test(test_from_json_refusals), cmocka_unit_test(test_siphash),
-	    cmocka_unit_test(test_json_strings),       cmocka_unit_test(test_json_structure),
+	    cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_to_json_refusals),
+	    cmocka_unit_test(test_to_json_escapes), cmocka_unit_test(test_from_json_refusals),
+	    cmocka_unit_test(test_siphash),         cmocka_unit_test(test_json_strings),
+	    cmocka_unit_test(test_json_structure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
