@@ -1,11 +1,10 @@
 /*
  * A strict parser for the flat JSON object a session record is (RFC 8259
  * subset): string and integer members plus nested objects handed over as
- * raw text. It exists because a session is read on every request and a
- * general-purpose parser spends tens of microseconds on the kilobytes of
- * tokens a record carries; this one copies each string once.
- * Refused: other value types, fractions and exponents, leading zeros,
- * control characters and invalid UTF-8 in strings, \u0000, lone
+ * raw text, checked strictly without building them. It exists because a session is read on every
+ * request and a general-purpose parser spends tens of microseconds on the kilobytes of tokens a
+ * record carries; this one copies each string once. Refused: other value types, fractions and
+ * exponents, leading zeros, control characters and invalid UTF-8 in strings, \u0000, lone
  * surrogates, anything after the closing brace.
  */
 #include <stdint.h>
@@ -243,8 +242,9 @@ static int parse_int(struct flat *f, int64_t *ret)
 	return 0;
 }
 
-/* Skip a nested object, strings included; its text is checked by whoever
- * parses it (jansson, strictly). */
+/* Skip a nested object, strings included, without checking it: for objects
+ * with more members than check_value compares (their text is then checked
+ * by whoever parses it, jansson, strictly). */
 static int skip_object(struct flat *f)
 {
 	int depth = 0;
@@ -267,6 +267,154 @@ static int skip_object(struct flat *f)
 		f->p++;
 	} while (depth > 0);
 	return 0;
+}
+
+/* Member names compared for repeats in one object; an object with more is
+ * left to jansson (an identity has at most TSSO_MAPPING_MAX_ATTRIBUTES). */
+#define CHECK_MAX_KEYS 128
+
+enum { CHECK_BAD = 0, CHECK_OK = 1, CHECK_TOO_MANY = 2 };
+
+/* RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static int check_number(struct flat *f)
+{
+	const char *p = f->p, *e = f->end;
+
+	if (p < e && *p == '-')
+		p++;
+	if (p >= e || *p < '0' || *p > '9')
+		return CHECK_BAD;
+	if (*p == '0')
+		p++;
+	else
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	if (p < e && *p == '.') {
+		if (++p >= e || *p < '0' || *p > '9')
+			return CHECK_BAD;
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		if (++p < e && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= e || *p < '0' || *p > '9')
+			return CHECK_BAD;
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+	}
+	f->p = p;
+	return CHECK_OK;
+}
+
+static int check_literal(struct flat *f, const char *word, size_t n)
+{
+	if ((size_t)(f->end - f->p) < n || memcmp(f->p, word, n) != 0)
+		return CHECK_BAD;
+	f->p += n;
+	return CHECK_OK;
+}
+
+static void free_keys(char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+}
+
+/* The strict check of one value at f->p, without building anything:
+ * what jansson with JSON_REJECT_DUPLICATES accepts, and a depth limit. */
+static int check_value(struct flat *f, int depth)
+{
+	char *keys[CHECK_MAX_KEYS], *str = NULL;
+	size_t n = 0, len;
+	int r = CHECK_BAD;
+
+	if (depth > FLAT_MAX_DEPTH || f->p >= f->end)
+		return CHECK_BAD;
+	switch (*f->p) {
+	case '"':
+		/* The decoder refuses what jansson refuses (UTF-8, \u0000, surrogates). */
+		if (parse_string(f, &str, &len) < 0)
+			return CHECK_BAD;
+		free(str);
+		return CHECK_OK;
+	case 't':
+		return check_literal(f, "true", 4);
+	case 'f':
+		return check_literal(f, "false", 5);
+	case 'n':
+		return check_literal(f, "null", 4);
+	case '[':
+		f->p++;
+		skip_ws(f);
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			return CHECK_OK;
+		}
+		for (;;) {
+			skip_ws(f);
+			if ((r = check_value(f, depth + 1)) != CHECK_OK)
+				return r;
+			skip_ws(f);
+			if (f->p >= f->end)
+				return CHECK_BAD;
+			if (*f->p == ']') {
+				f->p++;
+				return CHECK_OK;
+			}
+			if (*f->p++ != ',')
+				return CHECK_BAD;
+		}
+	case '{':
+		f->p++;
+		skip_ws(f);
+		if (f->p < f->end && *f->p == '}') {
+			f->p++;
+			return CHECK_OK;
+		}
+		for (;;) {
+			skip_ws(f);
+			if (f->p >= f->end || *f->p != '"' || parse_string(f, &str, &len) < 0)
+				goto out;
+			if (strlen(str) != len) {
+				free(str);
+				goto out;
+			}
+			for (size_t i = 0; i < n; i++)
+				if (strcmp(keys[i], str) == 0) {
+					free(str);
+					goto out; /* repeated member name */
+				}
+			if (n == CHECK_MAX_KEYS) {
+				free(str);
+				r = CHECK_TOO_MANY;
+				goto out;
+			}
+			keys[n++] = str;
+			skip_ws(f);
+			if (f->p >= f->end || *f->p++ != ':')
+				goto out;
+			skip_ws(f);
+			if ((r = check_value(f, depth + 1)) != CHECK_OK)
+				goto out;
+			r = CHECK_BAD;
+			skip_ws(f);
+			if (f->p >= f->end)
+				goto out;
+			if (*f->p == '}') {
+				f->p++;
+				r = CHECK_OK;
+				goto out;
+			}
+			if (*f->p++ != ',')
+				goto out;
+		}
+	default:
+		return check_number(f);
+	}
+out:
+	free_keys(keys, n);
+	return r;
 }
 
 int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn member, void *arg)
@@ -302,9 +450,18 @@ int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn membe
 			if (parse_string(&f, &v.str, &v.len) < 0)
 				goto out;
 		} else if (*f.p == '{') {
+			int r;
+
 			v.type = STORE_FLAT_OBJECT;
 			v.raw = f.p;
-			if (skip_object(&f) < 0)
+			r = check_value(&f, 1);
+			if (r == CHECK_TOO_MANY) {
+				f.p = v.raw;
+				r = skip_object(&f) < 0 ? CHECK_BAD : CHECK_OK;
+			} else {
+				v.checked = r == CHECK_OK;
+			}
+			if (r != CHECK_OK)
 				goto out;
 			v.raw_len = (size_t)(f.p - v.raw);
 		} else {

@@ -49,8 +49,27 @@ void tsso_session_free(struct tsso_session *s)
 	tsso_free_secret(s->refresh_token);
 	tsso_free_secret(s->embed_token);
 	json_decref(s->identity);
+	free(s->identity_text);
 	tsso_wipe(s, sizeof(*s));
 	free(s);
+}
+
+json_t *tsso_session_identity(struct tsso_session *s)
+{
+	json_t *j;
+
+	if (s->identity != NULL || s->identity_text == NULL)
+		return s->identity;
+	j = json_loadb(s->identity_text, s->identity_text_len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	s->identity = j;
+	free(s->identity_text);
+	s->identity_text = NULL;
+	s->identity_text_len = 0;
+	return j;
 }
 
 int tsso_session_set(char **field, const char *value)
@@ -149,6 +168,13 @@ int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *
 		return tsso_err_set(err, "session.too_large", "identity over the limit of %d bytes",
 		                    TSSO_SESSION_JSON_MAX);
 	}
+	/* Read but never used: written back as it was read (and checked). */
+	if (s->identity == NULL && s->identity_text != NULL &&
+	    tsso_buf_add(&idn, s->identity_text, s->identity_text_len) < 0) {
+		tsso_buf_free(&idn);
+		return tsso_err_set(err, "session.too_large", "identity over the limit of %d bytes",
+		                    TSSO_SESSION_JSON_MAX);
+	}
 	bound = 16 * 24 + idn.len + 16 + str_bound(K_ID, s->id) + str_bound(K_TENANT, s->tenant) +
 	        str_bound(K_ISS, s->iss) + str_bound(K_SUB, s->sub) + str_bound(K_SID, s->sid) +
 	        str_bound(K_ID_TOKEN, s->id_token) + str_bound(K_ACCESS, s->access_token) +
@@ -170,7 +196,7 @@ int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *
 	    put_int(&w, K_ACCESS_X, s->access_exp) < 0 ||
 	    put_str(&w, K_REFRESH, s->refresh_token) < 0 ||
 	    put_int(&w, K_REFRESH_X, s->refresh_exp) < 0 ||
-	    (s->identity != NULL &&
+	    (idn.len > 0 &&
 	     (put_key(&w, K_IDENTITY) < 0 || tsso_buf_add(&w.b, idn.ptr, idn.len) < 0)) ||
 	    put_str(&w, K_EMBED, s->embed_token) < 0 || put_int(&w, K_EMBED_X, s->embed_exp) < 0 ||
 	    put_int(&w, K_EMBED_I, s->embed_iat) < 0 || tsso_buf_add(&w.b, "}", 1) < 0) {
@@ -268,9 +294,16 @@ static int session_member(void *arg, const char *k, struct store_flat_value *v)
 
 		if (v->type != STORE_FLAT_OBJECT)
 			return -1;
-		/* Small and not secret: the general parser, strictly. */
-		s->identity = json_loadb(v->raw, v->raw_len, JSON_REJECT_DUPLICATES, &jerr);
-		return json_is_object(s->identity) ? 0 : -1;
+		if (!v->checked) {
+			/* Too many members for the reader's check: jansson, strictly, now. */
+			s->identity = json_loadb(v->raw, v->raw_len, JSON_REJECT_DUPLICATES, &jerr);
+			return json_is_object(s->identity) ? 0 : -1;
+		}
+		/* Checked: kept as text, built by tsso_session_identity() only
+		 * when used (minting), not on every request (docs/performance.md). */
+		s->identity_text = strndup(v->raw, v->raw_len);
+		s->identity_text_len = v->raw_len;
+		return s->identity_text != NULL ? 0 : -1;
 	}
 	if (strcmp(k, K_EMBED) == 0)
 		return take_str(v, &s->embed_token, 0);

@@ -73,6 +73,11 @@ struct store_flat_value {
 	int64_t num;     /* INTEGER */
 	const char *raw; /* OBJECT: its text, borrowed */
 	size_t raw_len;
+	/* OBJECT: true when its text passed the strict check (RFC 8259
+	 * grammar, UTF-8, no \u0000 or lone surrogate, no repeated member
+	 * name), so jansson will read it; false when it has too many members
+	 * for the check and must be parsed strictly before use. */
+	bool checked;
 };
 typedef int (*store_flat_member_fn)(void *arg, const char *key, struct store_flat_value *v);
 int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn member,
