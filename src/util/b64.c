@@ -46,21 +46,24 @@ char *tsso_b64url_encode(const void *data, size_t n)
 	return out;
 }
 
-/* Decoding table: value + 1 for each alphabet byte, 0 for every other byte
- * (a lookup instead of five range tests: cookies and tokens are decoded on
- * every request, see docs/performance.md). */
+/* Decoding table: the value of each alphabet byte, 255 for every other
+ * byte (the high bit marks it, so four lookups are checked with one test:
+ * cookies and tokens are decoded on every request, docs/performance.md). */
 static const unsigned char b64url_rev[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  63, 0,  0,
-    53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 0,  0,  0,  0,  0,  0,  0,  1,  2,  3,  4,  5,  6,  7,
-    8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 0,  0,  0,  0,  64,
-    0,  27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49,
-    50, 51, 52, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 62,  255, 255, 52,  53,  54,  55,  56,  57,  58,  59,  60,
+    61,  255, 255, 255, 255, 255, 255, 255, 0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,
+    11,  12,  13,  14,  15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25,  255, 255, 255, 255,
+    63,  255, 26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,  41,  42,
+    43,  44,  45,  46,  47,  48,  49,  50,  51,  255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
 
 int tsso_b64url_decode(const char *s, size_t len, unsigned char **ret_data, size_t *ret_n)
@@ -75,26 +78,25 @@ int tsso_b64url_decode(const char *s, size_t len, unsigned char **ret_data, size
 	out = malloc(len / 4 * 3 + 3);
 	if (out == NULL)
 		return -1;
-	/* Four characters to three bytes at a time; a character outside the
-	 * alphabet has table entry 0, so any zero in a group refuses it. */
+	/* Four characters to three bytes at a time. */
 	for (i = 0; i < full; i += 4) {
 		unsigned a = b64url_rev[p[i]], b = b64url_rev[p[i + 1]], c = b64url_rev[p[i + 2]],
 		         d = b64url_rev[p[i + 3]];
 
-		if (a == 0 || b == 0 || c == 0 || d == 0)
+		if ((a | b | c | d) & 0x80)
 			goto fail;
-		v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+		v = a << 18 | b << 12 | c << 6 | d;
 		out[o++] = (unsigned char)(v >> 16);
 		out[o++] = (unsigned char)(v >> 8);
 		out[o++] = (unsigned char)v;
 	}
 	if (rem > 0) {
 		unsigned a = b64url_rev[p[i]], b = b64url_rev[p[i + 1]];
-		unsigned c = rem == 3 ? b64url_rev[p[i + 2]] : 1;
+		unsigned c = rem == 3 ? b64url_rev[p[i + 2]] : 0;
 
-		if (a == 0 || b == 0 || c == 0)
+		if ((a | b | c) & 0x80)
 			goto fail;
-		v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6;
+		v = a << 18 | b << 12 | c << 6;
 		/* Non-canonical encodings (non-zero leftover bits) are refused. */
 		if ((rem == 2 && (v & 0xffff) != 0) || (rem == 3 && (v & 0xff) != 0))
 			goto fail;
