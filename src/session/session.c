@@ -5,6 +5,7 @@
 #include "src/session/store_impl.h"
 #include "tsso/crypto.h"
 #include "tsso/jsondump.h"
+#include "tsso/jsonflat.h"
 #include "tsso/limits.h"
 #include "tsso/session.h"
 #include "tsso/utf8.h"
@@ -228,24 +229,24 @@ struct parse_ctx {
 };
 
 /* Take a string member within the field limit (limit 0: any length within the record). */
-static int take_str(struct store_flat_value *v, char **dst, size_t limit)
+static int take_str(struct tsso_jflat_value *v, char **dst, size_t limit)
 {
-	if (v->type != STORE_FLAT_STRING || (limit > 0 && v->len > limit))
+	if (v->type != TSSO_JFLAT_STRING || (limit > 0 && v->len > limit))
 		return -1;
 	*dst = v->str;
 	v->str = NULL;
 	return 0;
 }
 
-static int take_int(const struct store_flat_value *v, int64_t *dst)
+static int take_int(const struct tsso_jflat_value *v, int64_t *dst)
 {
-	if (v->type != STORE_FLAT_INTEGER || v->num < 0)
+	if (v->type != TSSO_JFLAT_INTEGER || v->num < 0)
 		return -1;
 	*dst = v->num;
 	return 0;
 }
 
-static int session_member(void *arg, const char *k, struct store_flat_value *v)
+static int session_member(void *arg, const char *k, struct tsso_jflat_value *v)
 {
 	struct parse_ctx *ctx = arg;
 	struct tsso_session *s = ctx->s;
@@ -258,9 +259,9 @@ static int session_member(void *arg, const char *k, struct store_flat_value *v)
 		return -1; /* unknown or repeated member */
 	ctx->seen |= 1u << i;
 	if (strcmp(k, K_VERSION) == 0)
-		return v->type == STORE_FLAT_INTEGER && v->num == SESSION_FORMAT ? 0 : -1;
+		return v->type == TSSO_JFLAT_INTEGER && v->num == SESSION_FORMAT ? 0 : -1;
 	if (strcmp(k, K_ID) == 0) {
-		if (v->type != STORE_FLAT_STRING || v->len != TSSO_SESSION_ID_LEN)
+		if (v->type != TSSO_JFLAT_STRING || v->len != TSSO_SESSION_ID_LEN)
 			return -1;
 		memcpy(s->id, v->str, TSSO_SESSION_ID_LEN + 1);
 		return 0;
@@ -292,7 +293,7 @@ static int session_member(void *arg, const char *k, struct store_flat_value *v)
 	if (strcmp(k, K_IDENTITY) == 0) {
 		json_error_t jerr;
 
-		if (v->type != STORE_FLAT_OBJECT)
+		if (v->type != TSSO_JFLAT_OBJECT)
 			return -1;
 		if (!v->checked) {
 			/* Too many members for the reader's check: jansson, strictly, now. */
@@ -325,7 +326,7 @@ struct tsso_session *tsso_session_from_json(const char *json, size_t n, struct t
 		tsso_err_set(err, "session.malformed", "out of memory");
 		return NULL;
 	}
-	if (store_json_flat_parse(json, n, session_member, &ctx) < 0) {
+	if (tsso_jflat_parse(json, n, session_member, &ctx) < 0) {
 		tsso_err_set(err, "session.malformed", "bad, repeated or unknown member in record");
 		goto fail;
 	}

@@ -86,6 +86,47 @@ static void test_response_table(void **state)
 	    {200, "{\"access_token\":\"a b\",\"token_type\":\"Bearer\",\"id_token\":\"x\"}", true,
 	     "token.malformed"},
 	    {200, "<html>oops</html>", true, "token.malformed"},
+	    /* The fast reading and the jansson one agree (tsso/jsonflat.h). */
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"scope\":"
+	     "\"openid\",\"not-before-policy\":0,\"x\":[1,-2.5e3,{\"y\":null}],\"b\":true,"
+	     "\"o\":{\"k\":\"v\"},\"expires_in\":3600}",
+	     true, "ok"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"expires_in\":"
+	     "60.7}",
+	     true, "ok"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"expires_in\":"
+	     "-1}",
+	     true, "token.malformed"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"expires_in\":"
+	     "99999999999999999999}",
+	     true, "token.malformed"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"n\":"
+	     "99999999999999999999}",
+	     true, "token.malformed"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"n\":[1e400]}",
+	     true, "token.malformed"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"o\":{\"k\":1,"
+	     "\"\\u006b\":2}}",
+	     true, "token.malformed"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"token_type\":\"DPoP\",\"id_"
+	     "token\":\"x\"}",
+	     true, "token.malformed"},
+	    {200,
+	     "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",\"s\":"
+	     "\"\\udc00\"}",
+	     true, "token.malformed"},
+	    {200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\"} x", true,
+	     "token.malformed"},
+	    {200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"id_token\":\"x\",}", true,
+	     "token.malformed"},
 	    {200, "", true, "token.malformed"},
 	    {400, "{\"error\":\"invalid_grant\"}", true, "token.error"},
 	    {401, "{\"error\":\"invalid_client\"}", true, "token.error"},
@@ -106,6 +147,10 @@ static void test_response_table(void **state)
 			fail_msg("case %zu: expected %s, got %s", i, cases[i].reason, got);
 		if (rc == 0)
 			assert_string_equal(t.access_token, "a");
+		if (rc == 0 && strstr(cases[i].body, "\"expires_in\":3600") != NULL)
+			assert_int_equal(t.expires_in, 3600);
+		if (rc == 0 && strstr(cases[i].body, "\"expires_in\":60.7") != NULL)
+			assert_int_equal(t.expires_in, 60);
 		oidc_tokens_clear(&t);
 	}
 }

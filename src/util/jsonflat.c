@@ -1,18 +1,22 @@
 /*
- * A strict parser for the flat JSON object a session record is (RFC 8259
- * subset): string and integer members plus nested objects handed over as
- * raw text, checked strictly without building them. It exists because a session is read on every
- * request and a general-purpose parser spends tens of microseconds on the kilobytes of tokens a
- * record carries; this one copies each string once. Refused: other value types, fractions and
- * exponents, leading zeros, control characters and invalid UTF-8 in strings, \u0000, lone
- * surrogates, anything after the closing brace.
+ * A strict reader for one JSON object's top-level members (RFC 8259), for
+ * the texts read on every login or request: session records, token
+ * responses (see tsso/jsonflat.h). A general-purpose parser spends about 100
+ * instructions a byte building a tree; this one copies each string once and
+ * checks nested values without building them.
+ * Refused: grammar errors, leading zeros, control characters and invalid
+ * UTF-8 in strings, \u0000, lone surrogates, repeated member names (at any
+ * depth), nesting over 32, anything after the closing brace.
  */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/session/store_impl.h"
 #include "tsso/crypto.h"
+#include "tsso/jsonflat.h"
 
 #define FLAT_MAX_DEPTH 32
 
@@ -218,30 +222,6 @@ fail:
 	return -1;
 }
 
-static int parse_int(struct flat *f, int64_t *ret)
-{
-	bool neg = false;
-	uint64_t v = 0;
-
-	if (*f->p == '-') {
-		neg = true;
-		f->p++;
-	}
-	if (f->p >= f->end || *f->p < '0' || *f->p > '9')
-		return -1;
-	if (*f->p == '0' && f->p + 1 < f->end && f->p[1] >= '0' && f->p[1] <= '9')
-		return -1; /* leading zero */
-	while (f->p < f->end && *f->p >= '0' && *f->p <= '9') {
-		if (v > (uint64_t)(INT64_MAX / 10) - 1)
-			return -1;
-		v = v * 10 + (uint64_t)(*f->p++ - '0');
-	}
-	if (f->p < f->end && (*f->p == '.' || *f->p == 'e' || *f->p == 'E'))
-		return -1;
-	*ret = neg ? -(int64_t)v : (int64_t)v;
-	return 0;
-}
-
 /* Skip a nested object, strings included, without checking it: for objects
  * with more members than check_value compares (their text is then checked
  * by whoever parses it, jansson, strictly). */
@@ -275,33 +255,61 @@ static int skip_object(struct flat *f)
 
 enum { CHECK_BAD = 0, CHECK_OK = 1, CHECK_TOO_MANY = 2 };
 
-/* RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+/* RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+ * and, as jansson: an integer must fit 64 bits and a real must not
+ * overflow a double (else jansson refuses the text). */
 static int check_number(struct flat *f)
 {
-	const char *p = f->p, *e = f->end;
+	const char *start = f->p, *p = f->p, *e = f->end;
+	bool neg = false, real = false;
+	uint64_t v = 0;
 
 	if (p < e && *p == '-')
-		p++;
+		neg = true, p++;
 	if (p >= e || *p < '0' || *p > '9')
 		return CHECK_BAD;
 	if (*p == '0')
 		p++;
 	else
-		while (p < e && *p >= '0' && *p <= '9')
-			p++;
+		for (; p < e && *p >= '0' && *p <= '9'; p++) {
+			unsigned d = (unsigned)(*p - '0');
+
+			if (v > (UINT64_MAX - d) / 10)
+				v = UINT64_MAX; /* saturate: refused below unless real */
+			else
+				v = v * 10 + d;
+		}
 	if (p < e && *p == '.') {
+		real = true;
 		if (++p >= e || *p < '0' || *p > '9')
 			return CHECK_BAD;
 		while (p < e && *p >= '0' && *p <= '9')
 			p++;
 	}
 	if (p < e && (*p == 'e' || *p == 'E')) {
+		real = true;
 		if (++p < e && (*p == '+' || *p == '-'))
 			p++;
 		if (p >= e || *p < '0' || *p > '9')
 			return CHECK_BAD;
 		while (p < e && *p >= '0' && *p <= '9')
 			p++;
+	}
+	if (!real && v > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+		return CHECK_BAD;
+	if (real) {
+		char buf[64];
+		double d;
+
+		/* Long reals are not decided here (the caller falls back). */
+		if ((size_t)(p - start) >= sizeof(buf))
+			return CHECK_TOO_MANY;
+		memcpy(buf, start, (size_t)(p - start));
+		buf[p - start] = '\0';
+		errno = 0;
+		d = strtod(buf, NULL);
+		if (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))
+			return CHECK_BAD;
 	}
 	f->p = p;
 	return CHECK_OK;
@@ -417,12 +425,40 @@ out:
 	return r;
 }
 
-int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn member, void *arg)
+/* A number at f->p: INTEGER when it has no fraction or exponent and fits
+ * 64 bits, else OTHER (its text checked). */
+static int read_number(struct flat *f, struct tsso_jflat_value *v)
+{
+	const char *p = f->p;
+	bool neg = false, plain = true;
+	uint64_t n = 0;
+
+	v->raw = p;
+	if (check_number(f) != CHECK_OK)
+		return -1; /* not a number, out of range, or not decided here */
+	v->raw_len = (size_t)(f->p - p);
+	if (*p == '-')
+		neg = true, p++;
+	for (; p < f->p; p++) {
+		if (*p < '0' || *p > '9' || n > (uint64_t)(INT64_MAX / 10) - 1) {
+			plain = false;
+			break;
+		}
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	v->type = plain ? TSSO_JFLAT_INTEGER : TSSO_JFLAT_OTHER;
+	v->num = neg ? -(int64_t)n : (int64_t)n;
+	v->checked = true;
+	return 0;
+}
+
+int tsso_jflat_parse(const char *json, size_t n, tsso_jflat_member_fn member, void *arg)
 {
 	struct flat f = {json, json + n};
-	struct store_flat_value v;
+	struct tsso_jflat_value v;
+	char *keys[TSSO_JFLAT_MAX_MEMBERS];
+	size_t nkeys = 0, klen;
 	char *key = NULL;
-	size_t klen;
 	int rc = -1;
 
 	skip_ws(&f);
@@ -439,6 +475,12 @@ int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn membe
 		if (f.p >= f.end || *f.p != '"' || parse_string(&f, &key, &klen) < 0 ||
 		    strlen(key) != klen)
 			goto out;
+		/* Repeated names are refused (what JSON_REJECT_DUPLICATES does). */
+		for (size_t i = 0; i < nkeys; i++)
+			if (strcmp(keys[i], key) == 0)
+				goto out;
+		if (nkeys == TSSO_JFLAT_MAX_MEMBERS)
+			goto out;
 		skip_ws(&f);
 		if (f.p >= f.end || *f.p++ != ':')
 			goto out;
@@ -446,16 +488,17 @@ int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn membe
 		if (f.p >= f.end)
 			goto out;
 		if (*f.p == '"') {
-			v.type = STORE_FLAT_STRING;
+			v.type = TSSO_JFLAT_STRING;
 			if (parse_string(&f, &v.str, &v.len) < 0)
 				goto out;
-		} else if (*f.p == '{') {
+		} else if (*f.p == '{' || *f.p == '[' || *f.p == 't' || *f.p == 'f' ||
+		           *f.p == 'n') {
 			int r;
 
-			v.type = STORE_FLAT_OBJECT;
+			v.type = *f.p == '{' ? TSSO_JFLAT_OBJECT : TSSO_JFLAT_OTHER;
 			v.raw = f.p;
 			r = check_value(&f, 1);
-			if (r == CHECK_TOO_MANY) {
+			if (r == CHECK_TOO_MANY && v.type == TSSO_JFLAT_OBJECT) {
 				f.p = v.raw;
 				r = skip_object(&f) < 0 ? CHECK_BAD : CHECK_OK;
 			} else {
@@ -464,10 +507,8 @@ int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn membe
 			if (r != CHECK_OK)
 				goto out;
 			v.raw_len = (size_t)(f.p - v.raw);
-		} else {
-			v.type = STORE_FLAT_INTEGER;
-			if (parse_int(&f, &v.num) < 0)
-				goto out;
+		} else if (read_number(&f, &v) < 0) {
+			goto out;
 		}
 		if (member(arg, key, &v) < 0)
 			goto out;
@@ -476,7 +517,7 @@ int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn membe
 			free(v.str);
 			v.str = NULL;
 		}
-		free(key);
+		keys[nkeys++] = key;
 		key = NULL;
 		skip_ws(&f);
 		if (f.p >= f.end)
@@ -491,6 +532,7 @@ int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn membe
 tail:
 	skip_ws(&f);
 	rc = f.p == f.end ? 0 : -1;
+	free_keys(keys, nkeys);
 	return rc;
 out:
 	if (v.str != NULL) {
@@ -498,5 +540,6 @@ out:
 		free(v.str);
 	}
 	free(key);
+	free_keys(keys, nkeys);
 	return -1;
 }
