@@ -36,9 +36,10 @@ struct tsso_jflat_value {
 	int64_t num;     /* INTEGER */
 	const char *raw; /* OBJECT, OTHER (and INTEGER): the value's text, borrowed */
 	size_t raw_len;
-	/* OBJECT: false when it has more than 128 members in one object, too
-	 * many to compare for repeats here: its brackets and strings were
-	 * skipped, not checked; parse it strictly (jansson) before use. */
+	/* OBJECT: false when it holds an object of more than 128 members (too
+	 * many to compare for repeats here) or a real number of 64 characters
+	 * or more: its brackets and strings were skipped, not checked; parse it
+	 * strictly (jansson) before use. */
 	bool checked;
 };
 

@@ -302,9 +302,14 @@ static int session_member(void *arg, const char *k, struct tsso_jflat_value *v)
 		}
 		/* Checked: kept as text, built by tsso_session_identity() only
 		 * when used (minting), not on every request (docs/performance.md). */
-		s->identity_text = strndup(v->raw, v->raw_len);
+		/* raw is a span of the record, not a C string: no strndup. */
+		s->identity_text = malloc(v->raw_len + 1);
+		if (s->identity_text == NULL)
+			return -1;
+		memcpy(s->identity_text, v->raw, v->raw_len);
+		s->identity_text[v->raw_len] = '\0';
 		s->identity_text_len = v->raw_len;
-		return s->identity_text != NULL ? 0 : -1;
+		return 0;
 	}
 	if (strcmp(k, K_EMBED) == 0)
 		return take_str(v, &s->embed_token, 0);

@@ -210,7 +210,7 @@ static void test_from_json_refusals(void **state)
 
 static struct tsso_session *parse_with_sub(const char *sub_json, const char *extra)
 {
-	char buf[512];
+	char buf[16384];
 	struct tsso_err err = {0};
 
 	snprintf(buf, sizeof(buf),
@@ -262,35 +262,34 @@ static void test_json_strings(void **state)
 
 static void test_json_structure(void **state)
 {
-	static const char *const bad_extra[] =
-	    {
-	        ",\"l\":01",                                 /* leading zero */
-	        ",\"l\":1e3",                                /* exponent */
-	        ",\"l\":-",                                  /* sign alone */
-	        ",\"l\":99999999999999999999",               /* overflow */
-	        ",\"l\":true",                               /* other types */
-	        ",\"l\":null", ",\"idn\":{\"a\":1,\"a\":2}", /* duplicate inside the identity */
-	        ",\"idn\":{\"a\":[1}",                       /* broken identity */
-	        ",\"idn\":{\"a\":\"}\"",                     /* unterminated object */
-	        /* The identity is checked at read as strictly as jansson parses it. */
-	        ",\"idn\":{\"a\":{\"b\":1,\"b\":2}}",         /* duplicate one level down */
-	        ",\"idn\":{\"a\":[{\"b\":1,\"\\u0062\":2}]}", /* same name, escaped */
-	        ",\"idn\":{\"a\":01}",                        /* leading zero */
-	        ",\"idn\":{\"a\":1.}",                        /* fraction without digits */
-	        ",\"idn\":{\"a\":1e}",                        /* exponent without digits */
-	        ",\"idn\":{\"a\":-}",                         /* sign alone */
-	        ",\"idn\":{\"a\":tru}",                       /* broken literal */
-	        ",\"idn\":{\"a\":[1,]}",                      /* trailing comma in an array */
-	        ",\"idn\":{\"a\":1,}",                        /* trailing comma in an object */
-	        ",\"idn\":{\"a\" 1}",                         /* missing colon */
-	        ",\"idn\":{\"a\":\"\\u0000\"}",               /* NUL */
-	        ",\"idn\":{\"a\":\"\\udc00\"}",               /* lone low surrogate */
-	        ",\"idn\":{\"a\":\"\xc3\"}",                  /* truncated UTF-8 */
-	        ",\"idn\":{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-	        "}",        /* deep */
-	        ",",        /* trailing comma */
-	        ",\"c\":1", /* duplicate */
-	    };
+	static const char *const bad_extra[] = {
+	    ",\"l\":01",                                 /* leading zero */
+	    ",\"l\":1e3",                                /* exponent */
+	    ",\"l\":-",                                  /* sign alone */
+	    ",\"l\":99999999999999999999",               /* overflow */
+	    ",\"l\":true",                               /* other types */
+	    ",\"l\":null", ",\"idn\":{\"a\":1,\"a\":2}", /* duplicate inside the identity */
+	    ",\"idn\":{\"a\":[1}",                       /* broken identity */
+	    ",\"idn\":{\"a\":\"}\"",                     /* unterminated object */
+	    /* The identity is checked at read as strictly as jansson parses it. */
+	    ",\"idn\":{\"a\":{\"b\":1,\"b\":2}}",         /* duplicate one level down */
+	    ",\"idn\":{\"a\":[{\"b\":1,\"\\u0062\":2}]}", /* same name, escaped */
+	    ",\"idn\":{\"a\":01}",                        /* leading zero */
+	    ",\"idn\":{\"a\":1.}",                        /* fraction without digits */
+	    ",\"idn\":{\"a\":1e}",                        /* exponent without digits */
+	    ",\"idn\":{\"a\":-}",                         /* sign alone */
+	    ",\"idn\":{\"a\":tru}",                       /* broken literal */
+	    ",\"idn\":{\"a\":[1,]}",                      /* trailing comma in an array */
+	    ",\"idn\":{\"a\":1,}",                        /* trailing comma in an object */
+	    ",\"idn\":{\"a\" 1}",                         /* missing colon */
+	    ",\"idn\":{\"a\":\"\\u0000\"}",               /* NUL */
+	    ",\"idn\":{\"a\":\"\\udc00\"}",               /* lone low surrogate */
+	    ",\"idn\":{\"a\":\"\xc3\"}",                  /* truncated UTF-8 */
+	    ",\"idn\":{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "}",        /* deep */
+	    ",",        /* trailing comma */
+	    ",\"c\":1", /* duplicate */
+	};
 	struct tsso_session *s;
 	(void)state;
 
@@ -312,6 +311,34 @@ static void test_json_structure(void **state)
 	assert_true(json_is_true(json_object_get(s->identity, "t")));
 	assert_int_equal(json_array_size(json_object_get(s->identity, "n")), 5);
 	tsso_session_free(s);
+}
+
+/* An identity too big for the reader's check (129 members) is parsed at
+ * read by jansson, strictly: accepted when valid, refused with a repeat. */
+static void test_identity_many_members(void **state)
+{
+	char extra[8192];
+	size_t o;
+	struct tsso_session *s;
+	(void)state;
+
+	for (int dup = 0; dup < 2; dup++) {
+		o = (size_t)snprintf(extra, sizeof(extra), ",\"idn\":{");
+		for (int i = 0; i < 129; i++)
+			o += (size_t)snprintf(extra + o, sizeof(extra) - o, "%s\"k%d\":%d",
+			                      i ? "," : "", dup && i == 128 ? 0 : i, i);
+		snprintf(extra + o, sizeof(extra) - o, "}");
+		s = parse_with_sub("\"u\"", extra);
+		if (dup) {
+			assert_null(s);
+			continue;
+		}
+		assert_non_null(s);
+		assert_non_null(s->identity); /* built at read */
+		assert_null(s->identity_text);
+		assert_int_equal(json_object_size(s->identity), 129);
+		tsso_session_free(s);
+	}
 }
 
 /* A read session's identity is built only when asked for; written back
@@ -368,10 +395,15 @@ static void test_siphash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_to_json_refusals),
-	    cmocka_unit_test(test_to_json_escapes),    cmocka_unit_test(test_identity_lazy),
-	    cmocka_unit_test(test_from_json_refusals), cmocka_unit_test(test_siphash),
-	    cmocka_unit_test(test_json_strings),       cmocka_unit_test(test_json_structure),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_to_json_refusals),
+	    cmocka_unit_test(test_to_json_escapes),
+	    cmocka_unit_test(test_identity_lazy),
+	    cmocka_unit_test(test_identity_many_members),
+	    cmocka_unit_test(test_from_json_refusals),
+	    cmocka_unit_test(test_siphash),
+	    cmocka_unit_test(test_json_strings),
+	    cmocka_unit_test(test_json_structure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
