@@ -22,6 +22,12 @@ const SKIP_APACHE = process.argv.includes('--no-apache');
 // number of logins then of authenticated requests, each dumped apart to
 // bench/out/callgrind.*; no table.
 const PROFILE = process.argv.includes('--profile');
+// --strace: system calls of toucan-sso per login (strace -c -f attached after
+// the warm-up, for a fixed number of logins); bench/out/strace.logins.txt.
+const STRACE = process.argv.includes('--strace');
+// --perf: the same logins under perf record -e cpu-clock -g (user and kernel
+// stacks); bench/out/perf.logins.data, read with perf report.
+const PERF = process.argv.includes('--perf');
 const SKIP_MICRO = process.argv.includes('--no-micro');
 const SKIP_MEMORY = process.argv.includes('--no-memory');
 const D = QUICK
@@ -456,6 +462,11 @@ async function profile() {
     const ours = await startOurs(op, pki, caFile, tag);
     await sessionCookie(ours.loginUrl, pki.ca);
     const n = 200;
+    // Warm-up at full concurrency, as the macro measurement does: the pooled
+    // connections' TLS handshakes are a cost of the first seconds, not of
+    // every login (without it they were ~5% of the profile).
+    await run('node', [path.join(HERE, 'driver.mjs'), '--start', ours.loginUrl, '--ca', pki.ca,
+      '--concurrency', String(CONCURRENCY), '--max-flows', '48', '--duration', '300'], { timeoutMs: 400000 });
     await callgrind(`logins-${n}`, ours.pid, () => run('node', [path.join(HERE, 'driver.mjs'), '--start', ours.loginUrl,
       '--ca', pki.ca, '--concurrency', String(CONCURRENCY), '--max-flows', String(n), '--duration', '300'], { timeoutMs: 400000 }));
     if (tag === 'ca') {
@@ -469,7 +480,31 @@ async function profile() {
   log(`callgrind files in ${OUT}: callgrind_annotate bench/out/callgrind.ca.<pid>.<n>`);
 }
 
+async function straceLogins() {
+  const pki = makePki();
+  const op = (await start('op', 'node', [path.join(HERE, 'op', 'op.mjs'), '--cert', pki.cert, '--key', pki.key,
+    '--clients', JSON.stringify({ 'bench-client': SECRET })], { readyLine: true })).ready;
+  const ours = await startOurs(op, pki, pki.ca, 'ca');
+  const n = 400;
+  const drive = (flows) => run('node', [path.join(HERE, 'driver.mjs'), '--start', ours.loginUrl, '--ca', pki.ca,
+    '--concurrency', String(CONCURRENCY), '--max-flows', String(flows), '--duration', '300'], { timeoutMs: 400000 });
+  await drive(48);
+  const file = path.join(OUT, PERF ? 'perf.logins.data' : 'strace.logins.txt');
+  const st = PERF
+    ? spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4999', '-g', '-o', file, '-p', String(ours.pid)], { stdio: 'ignore' })
+    : spawn('strace', ['-c', '-f', '-o', file, '-p', String(ours.pid)], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000)); // attached to every thread
+  await drive(n);
+  const done = new Promise((r) => st.on('exit', r));
+  st.kill('SIGINT');
+  await done;
+  await stop(ours.p);
+  await stopAll();
+  log(`${n} logins: ${file}`);
+}
+
 async function main() {
+  if (STRACE || PERF) { fs.mkdirSync(OUT, { recursive: true }); WORK = fs.mkdtempSync(path.join(OUT, 'work-')); await straceLogins(); return; }
   if (PROFILE) { fs.mkdirSync(OUT, { recursive: true }); WORK = fs.mkdtempSync(path.join(OUT, 'work-')); await profile(); return; }
   const t0 = Date.now();
   fs.mkdirSync(OUT, { recursive: true });

@@ -21,6 +21,9 @@ struct tsso_buf {
 void tsso_buf_init(struct tsso_buf *b, size_t max);
 /* Append; -1 (and the buffer unchanged) when over max or out of memory. */
 int tsso_buf_add(struct tsso_buf *b, const void *p, size_t n) TSSO_WUR;
+/* Make room for n more bytes now, so that appending them later never moves
+ * (copies) the content; -1 when over max or out of memory. */
+int tsso_buf_reserve(struct tsso_buf *b, size_t n) TSSO_WUR;
 int tsso_buf_adds(struct tsso_buf *b, const char *s) TSSO_WUR;
 int tsso_buf_addf(struct tsso_buf *b, const char *fmt, ...) TSSO_PRINTF(2, 3) TSSO_WUR;
 int tsso_buf_vaddf(struct tsso_buf *b, const char *fmt, va_list ap) TSSO_WUR;

@@ -63,8 +63,17 @@ void tsso_jsonw_null(struct tsso_jsonw *w);
  * TSSO_JSONW_DEPTH_MAX levels deep (which also ends a cyclic tree). */
 void tsso_jsonw_value(struct tsso_jsonw *w, const json_t *v);
 
+/* A value already serialized as JSON and already checked by the caller (for
+ * example an object read back strictly from a record we sealed), n > 0
+ * bytes copied as they are. Never for text from outside. */
+void tsso_jsonw_raw(struct tsso_jsonw *w, const char *text, size_t n);
+
 /* 0 when everything written so far succeeded and every container is
  * closed, else -1 with err set. */
 int tsso_jsonw_finish(const struct tsso_jsonw *w, struct tsso_err *err) TSSO_WUR;
+
+/* The whole of v appended to b in one call (init, value, finish): 0, or -1
+ * with err set (err may be NULL); b may then hold part of it. */
+int tsso_jsonw_dump(struct tsso_buf *b, const json_t *v, struct tsso_err *err) TSSO_WUR;
 
 #endif

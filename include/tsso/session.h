@@ -44,7 +44,11 @@ struct tsso_session {
 	int64_t access_exp;
 	char *refresh_token; /* optional */
 	int64_t refresh_exp;
-	json_t *identity;  /* the embed identity (identity.h JSON form), opaque here; may be NULL */
+	json_t *identity; /* the embed identity (identity.h JSON form), opaque here; may be NULL;
+	                     for a session read from a store, NULL until tsso_session_identity() */
+	char
+	    *identity_text; /* a read session's identity, checked but not yet parsed; may be NULL */
+	size_t identity_text_len;
 	char *embed_token; /* cached embed token, optional */
 	int64_t embed_exp;
 	int64_t embed_iat; /* when the cached token was issued (its lifetime is exp - iat) */
@@ -57,6 +61,14 @@ void tsso_session_free(struct tsso_session *s);
 /* Replace a string field with a copy of value (NULL clears); -1 on out of
  * memory. field is one of &s->tenant, &s->sub, ... The old value is wiped. */
 int tsso_session_set(char **field, const char *value) TSSO_WUR;
+
+/* The embed identity (borrowed; NULL when the session has none). A session
+ * read from a store carries it as text checked strictly at read (RFC 8259,
+ * no repeated member name; see docs/sessions.md) and parsed here, on first
+ * use: a request answered from the cached embed token never builds it.
+ * NULL also when that text does not parse (the caller answers as for a
+ * malformed session). */
+json_t *tsso_session_identity(struct tsso_session *s);
 
 /* Serialize compactly as JSON. Refuses (session.too_large) records over
  * TSSO_SESSION_JSON_MAX bytes or with iss/sub/sid over

@@ -128,7 +128,7 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 		tsso_resp_json(resp, 200, body);
 		goto out;
 	}
-	id = tsso_identity_from_json(s->identity);
+	id = tsso_identity_from_json(tsso_session_identity(s));
 	if (id == NULL) {
 		unauthorized(req, resp, "session.malformed");
 		goto out;

@@ -10,6 +10,8 @@
 #include "tsso/crypto.h"
 #include "tsso/jose.h"
 #include "tsso/json.h"
+#include "tsso/jsonw.h"
+#include "tsso/limits.h"
 #include "tsso/oidc.h"
 
 #define STATE_KEY_LEN 16
@@ -45,10 +47,15 @@ int hdl_login_state_seal(const struct tsso_req *req, const struct tsso_login_sta
                          char **ret_name, char **ret_value, struct tsso_err *err)
 {
 	json_t *j = tsso_login_state_to_json(ls);
-	char *plain = j ? json_dumps(j, JSON_COMPACT) : NULL, *name = NULL, *value = NULL;
+	char *plain = NULL, *name = NULL, *value = NULL;
+	struct tsso_buf b;
 	char aad[128];
 	int r = -1;
 
+	/* Holds the PKCE verifier and nonce: wiped with the buffer below. */
+	tsso_buf_init(&b, TSSO_AEAD_TOKEN_MAX);
+	if (j != NULL && tsso_jsonw_dump(&b, j, NULL) == 0)
+		plain = b.ptr;
 	json_decref(j);
 	if (plain == NULL || aad_for(req, aad, sizeof(aad)) < 0) {
 		tsso_err_set(err, "login.internal", "cannot serialize the login state");
@@ -59,14 +66,14 @@ int hdl_login_state_seal(const struct tsso_req *req, const struct tsso_login_sta
 		tsso_err_set(err, "login.internal", "cannot name the login-state cookie");
 		goto out;
 	}
-	if (tsso_aead_seal(req->rt->keyring, aad, plain, strlen(plain), &value, err) < 0)
+	if (tsso_aead_seal(req->rt->keyring, aad, plain, b.len, &value, err) < 0)
 		goto out;
 	*ret_name = name;
 	*ret_value = value;
 	name = value = NULL;
 	r = 0;
 out:
-	tsso_free_secret(plain);
+	tsso_buf_free_secure(&b);
 	free(name);
 	free(value);
 	return r;

@@ -23,12 +23,14 @@ static bool is_tchar(unsigned char c)
 }
 
 /* RFC 6265 §4.1.1 cookie-octet: US-ASCII minus CTLs, whitespace, DQUOTE,
- * comma, semicolon and backslash. */
-static bool is_cookie_octet(unsigned char c)
-{
-	return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) ||
-	       (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
-}
+ * comma, semicolon and backslash (0x21, 0x23-0x2b, 0x2d-0x3a, 0x3c-0x5b,
+ * 0x5d-0x7e). A table: session cookies are kilobytes read on every request. */
+static const unsigned char cookie_octet[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+};
 
 static bool valid_name(const char *s, size_t n)
 {
@@ -43,7 +45,7 @@ static bool valid_name(const char *s, size_t n)
 static bool valid_value(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!is_cookie_octet((unsigned char)s[i]))
+		if (!cookie_octet[(unsigned char)s[i]])
 			return false;
 	return true;
 }

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "tsso/http.h"
+#include "tsso/jsonw.h"
 #include "tsso/log.h"
 
 static const char *kv_get(const struct tsso_kvlist *l, const char *name, bool icase)
@@ -101,11 +102,13 @@ void tsso_resp_text(struct tsso_resp *resp, int status, const char *content_type
 
 void tsso_resp_json(struct tsso_resp *resp, int status, json_t *body)
 {
-	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
-
+	/* Straight into the body: no intermediate string (tsso/jsonw.h). */
+	resp->status = status;
+	resp->content_type = "application/json";
+	tsso_buf_reset(&resp->body);
+	if (body == NULL || tsso_jsonw_dump(&resp->body, body, NULL) < 0)
+		tsso_resp_text(resp, 500, "application/json", "{\"error\":\"oom\"}");
 	json_decref(body);
-	tsso_resp_text(resp, s ? status : 500, "application/json", s ? s : "{\"error\":\"oom\"}");
-	free(s);
 }
 
 void tsso_resp_redirect(struct tsso_resp *resp, int status, const char *location)

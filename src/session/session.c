@@ -5,6 +5,8 @@
 #include "src/session/store_impl.h"
 #include "tsso/crypto.h"
 #include "tsso/json.h"
+#include "tsso/jsonflat.h"
+#include "tsso/jsonw.h"
 #include "tsso/limits.h"
 #include "tsso/session.h"
 
@@ -48,8 +50,27 @@ void tsso_session_free(struct tsso_session *s)
 	tsso_free_secret(s->refresh_token);
 	tsso_free_secret(s->embed_token);
 	json_decref(s->identity);
+	free(s->identity_text);
 	tsso_wipe(s, sizeof(*s));
 	free(s);
+}
+
+json_t *tsso_session_identity(struct tsso_session *s)
+{
+	json_t *j;
+
+	if (s->identity != NULL || s->identity_text == NULL)
+		return s->identity;
+	j = tsso_json_parse(s->identity_text, s->identity_text_len, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	s->identity = j;
+	free(s->identity_text);
+	s->identity_text = NULL;
+	s->identity_text_len = 0;
+	return j;
 }
 
 int tsso_session_set(char **field, const char *value)
@@ -63,42 +84,69 @@ int tsso_session_set(char **field, const char *value)
 	return 0;
 }
 
-static int json_set_str(json_t *o, const char *k, const char *v)
-{
-	return v == NULL ? 0 : json_object_set_new_nocheck(o, k, json_string(v));
-}
-
-static int json_set_int(json_t *o, const char *k, int64_t v)
-{
-	return v == 0 ? 0 : json_object_set_new_nocheck(o, k, json_integer((json_int_t)v));
-}
-
-/* jansson frees without wiping: clear the token strings an object holds
- * before dropping it (the members that carry credentials). */
-static void json_wipe_tokens(json_t *o)
-{
-	static const char *const secrets[] = {K_ID, K_ID_TOKEN, K_ACCESS, K_REFRESH, K_EMBED};
-
-	for (size_t i = 0; i < TSSO_ARRAY_LEN(secrets); i++) {
-		json_t *v = json_object_get(o, secrets[i]);
-
-		if (json_is_string(v))
-			tsso_wipe((char *)json_string_value(v), json_string_length(v));
-	}
-}
-
 static bool field_too_long(const char *s)
 {
 	return s != NULL && strnlen(s, TSSO_SESSION_FIELD_MAX + 1) > TSSO_SESSION_FIELD_MAX;
 }
 
+/* The record writer: members appended in one pass into a buffer reserved
+ * up front at a bound of the record's size (so no growing copy of the
+ * tokens is left in freed memory), the same compact JSON jansson wrote,
+ * without building a jansson object and dumping it at about 100
+ * instructions a byte (docs/performance.md). The bound, not the 64 KiB
+ * limit: a 64 KiB block made glibc consolidate its free lists and trim the
+ * heap at each seal. Key names are plain ASCII and need no escaping. */
+struct rec_writer {
+	struct tsso_buf b;
+	struct tsso_jsonw j;
+};
+
+/* Room a member can take: quotes, colon, comma, and every byte escaped. */
+static size_t str_bound(const char *k, const char *v)
+{
+	size_t n = v != NULL ? strnlen(v, TSSO_SESSION_JSON_MAX + 1) : 0;
+
+	return v == NULL ? 0 : strlen(k) + 6 + 6 * n;
+}
+
+static int put_str(struct rec_writer *w, const char *k, const char *v)
+{
+	if (v == NULL)
+		return 0;
+	tsso_jsonw_key(&w->j, k);
+	tsso_jsonw_str(&w->j, v);
+	return w->j.failed == NULL ? 0 : -1;
+}
+
+static int put_int(struct rec_writer *w, const char *k, int64_t v)
+{
+	if (v == 0)
+		return 0;
+	tsso_jsonw_key(&w->j, k);
+	tsso_jsonw_int(&w->j, (long long)v);
+	return w->j.failed == NULL ? 0 : -1;
+}
+
+/* The identity, already serialized (and checked when it was read back). */
+static int put_raw(struct rec_writer *w, const char *k, const char *text, size_t n)
+{
+	tsso_jsonw_key(&w->j, k);
+	tsso_jsonw_raw(&w->j, text, n);
+	return w->j.failed == NULL ? 0 : -1;
+}
+
+static int end_record(struct rec_writer *w)
+{
+	tsso_jsonw_obj_end(&w->j);
+	return tsso_jsonw_finish(&w->j, NULL);
+}
+
 int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *ret_n,
                          struct tsso_err *err)
 {
-	json_t *o = NULL;
-	char *out = NULL;
-	size_t n;
-	int rc = -1;
+	struct rec_writer w;
+	struct tsso_buf idn;
+	size_t bound;
 
 	if (s->tenant == NULL || s->iss == NULL || s->sub == NULL)
 		return tsso_err_set(err, "session.invalid", "session without tenant, iss or sub");
@@ -106,56 +154,65 @@ int tsso_session_to_json(const struct tsso_session *s, char **ret_json, size_t *
 	    field_too_long(s->sid))
 		return tsso_err_set(err, "session.too_large", "iss, sub or sid over %d bytes",
 		                    TSSO_SESSION_FIELD_MAX);
-	o = json_object();
-	if (o == NULL || json_set_int(o, K_VERSION, SESSION_FORMAT) < 0 ||
-	    (s->id[0] != '\0' && json_set_str(o, K_ID, s->id) < 0) ||
-	    json_set_str(o, K_TENANT, s->tenant) < 0 || json_set_str(o, K_ISS, s->iss) < 0 ||
-	    json_set_str(o, K_SUB, s->sub) < 0 || json_set_str(o, K_SID, s->sid) < 0 ||
-	    json_set_int(o, K_CREATED, s->created_ms) < 0 ||
-	    json_set_int(o, K_LAST_SEEN, s->last_seen_ms) < 0 ||
-	    json_set_int(o, K_EXPIRES, s->expires_ms) < 0 ||
-	    json_set_str(o, K_ID_TOKEN, s->id_token) < 0 ||
-	    json_set_str(o, K_ACCESS, s->access_token) < 0 ||
-	    json_set_int(o, K_ACCESS_X, s->access_exp) < 0 ||
-	    json_set_str(o, K_REFRESH, s->refresh_token) < 0 ||
-	    json_set_int(o, K_REFRESH_X, s->refresh_exp) < 0 ||
-	    (s->identity != NULL && json_object_set_nocheck(o, K_IDENTITY, s->identity) < 0) ||
-	    json_set_str(o, K_EMBED, s->embed_token) < 0 ||
-	    json_set_int(o, K_EMBED_X, s->embed_exp) < 0 ||
-	    json_set_int(o, K_EMBED_I, s->embed_iat) < 0) {
-		tsso_err_set(err, "session.invalid", "cannot build the session record");
-		goto out;
+	/* The identity first, on its own (not secret): its size joins the bound. */
+	tsso_buf_init(&idn, TSSO_SESSION_JSON_MAX);
+	if (s->identity != NULL &&
+	    (!json_is_object(s->identity) || tsso_jsonw_dump(&idn, s->identity, NULL) < 0)) {
+		tsso_buf_free(&idn);
+		if (!json_is_object(s->identity))
+			return tsso_err_set(err, "session.invalid",
+			                    "the identity is not an object");
+		/* jansson checked its strings' UTF-8 when they were made. */
+		return tsso_err_set(err, "session.too_large", "identity over the limit of %d bytes",
+		                    TSSO_SESSION_JSON_MAX);
 	}
-	/* One pass straight into one buffer of the largest allowed size: no
-	 * growing copies of the tokens left behind in freed memory, and no
-	 * second walk to measure first (jansson's dump costs about 100
-	 * instructions a byte; docs/performance.md). */
-	out = malloc((size_t)TSSO_SESSION_JSON_MAX + 1);
-	if (out == NULL) {
-		tsso_err_set(err, "session.invalid", "cannot serialize the session record");
-		goto out;
+	/* Read but never used: written back as it was read (and checked). */
+	if (s->identity == NULL && s->identity_text != NULL &&
+	    tsso_buf_add(&idn, s->identity_text, s->identity_text_len) < 0) {
+		tsso_buf_free(&idn);
+		return tsso_err_set(err, "session.too_large", "identity over the limit of %d bytes",
+		                    TSSO_SESSION_JSON_MAX);
 	}
-	n = json_dumpb(o, out, (size_t)TSSO_SESSION_JSON_MAX + 1, JSON_COMPACT);
-	if (n == 0 || n > TSSO_SESSION_JSON_MAX) {
-		tsso_wipe(out, (size_t)TSSO_SESSION_JSON_MAX + 1);
-		free(out);
-		out = NULL;
-		if (n == 0)
-			tsso_err_set(err, "session.invalid", "cannot serialize the session record");
+	bound = 16 * 24 + idn.len + 16 + str_bound(K_ID, s->id) + str_bound(K_TENANT, s->tenant) +
+	        str_bound(K_ISS, s->iss) + str_bound(K_SUB, s->sub) + str_bound(K_SID, s->sid) +
+	        str_bound(K_ID_TOKEN, s->id_token) + str_bound(K_ACCESS, s->access_token) +
+	        str_bound(K_REFRESH, s->refresh_token) + str_bound(K_EMBED, s->embed_token);
+	tsso_buf_init(&w.b, TSSO_SESSION_JSON_MAX);
+	if (tsso_buf_reserve(&w.b, bound < TSSO_SESSION_JSON_MAX ? bound : TSSO_SESSION_JSON_MAX) <
+	    0) {
+		tsso_buf_free(&idn);
+		return tsso_err_set(err, "session.invalid", "cannot serialize the session record");
+	}
+	tsso_jsonw_init(&w.j, &w.b);
+	tsso_jsonw_obj_begin(&w.j);
+	if (put_int(&w, K_VERSION, SESSION_FORMAT) < 0 ||
+	    (s->id[0] != '\0' && put_str(&w, K_ID, s->id) < 0) ||
+	    put_str(&w, K_TENANT, s->tenant) < 0 || put_str(&w, K_ISS, s->iss) < 0 ||
+	    put_str(&w, K_SUB, s->sub) < 0 || put_str(&w, K_SID, s->sid) < 0 ||
+	    put_int(&w, K_CREATED, s->created_ms) < 0 ||
+	    put_int(&w, K_LAST_SEEN, s->last_seen_ms) < 0 ||
+	    put_int(&w, K_EXPIRES, s->expires_ms) < 0 || put_str(&w, K_ID_TOKEN, s->id_token) < 0 ||
+	    put_str(&w, K_ACCESS, s->access_token) < 0 ||
+	    put_int(&w, K_ACCESS_X, s->access_exp) < 0 ||
+	    put_str(&w, K_REFRESH, s->refresh_token) < 0 ||
+	    put_int(&w, K_REFRESH_X, s->refresh_exp) < 0 ||
+	    (idn.len > 0 && put_raw(&w, K_IDENTITY, idn.ptr, idn.len) < 0) ||
+	    put_str(&w, K_EMBED, s->embed_token) < 0 || put_int(&w, K_EMBED_X, s->embed_exp) < 0 ||
+	    put_int(&w, K_EMBED_I, s->embed_iat) < 0 || end_record(&w) < 0) {
+		if (w.j.failed != NULL && strcmp(w.j.failed, "json.too_large") != 0)
+			tsso_err_set(err, "session.invalid", "cannot build the session record");
 		else
 			tsso_err_set(err, "session.too_large",
-			             "session record of %zu bytes (limit %d)", n,
+			             "session record over the limit of %d bytes",
 			             TSSO_SESSION_JSON_MAX);
-		goto out;
+		tsso_buf_free(&idn);
+		tsso_buf_free_secure(&w.b);
+		return -1;
 	}
-	out[n] = '\0';
-	*ret_json = out;
-	*ret_n = n;
-	rc = 0;
-out:
-	json_wipe_tokens(o);
-	json_decref(o);
-	return rc;
+	tsso_buf_free(&idn);
+	*ret_n = w.b.len;
+	*ret_json = tsso_buf_take(&w.b);
+	return 0;
 }
 
 /* Members in record order; the index is the bit that catches duplicates. */
@@ -170,24 +227,24 @@ struct parse_ctx {
 };
 
 /* Take a string member within the field limit (limit 0: any length within the record). */
-static int take_str(struct store_flat_value *v, char **dst, size_t limit)
+static int take_str(struct tsso_jflat_value *v, char **dst, size_t limit)
 {
-	if (v->type != STORE_FLAT_STRING || (limit > 0 && v->len > limit))
+	if (v->type != TSSO_JFLAT_STRING || (limit > 0 && v->len > limit))
 		return -1;
 	*dst = v->str;
 	v->str = NULL;
 	return 0;
 }
 
-static int take_int(const struct store_flat_value *v, int64_t *dst)
+static int take_int(const struct tsso_jflat_value *v, int64_t *dst)
 {
-	if (v->type != STORE_FLAT_INTEGER || v->num < 0)
+	if (v->type != TSSO_JFLAT_INTEGER || v->num < 0)
 		return -1;
 	*dst = v->num;
 	return 0;
 }
 
-static int session_member(void *arg, const char *k, struct store_flat_value *v)
+static int session_member(void *arg, const char *k, struct tsso_jflat_value *v)
 {
 	struct parse_ctx *ctx = arg;
 	struct tsso_session *s = ctx->s;
@@ -200,9 +257,9 @@ static int session_member(void *arg, const char *k, struct store_flat_value *v)
 		return -1; /* unknown or repeated member */
 	ctx->seen |= 1u << i;
 	if (strcmp(k, K_VERSION) == 0)
-		return v->type == STORE_FLAT_INTEGER && v->num == SESSION_FORMAT ? 0 : -1;
+		return v->type == TSSO_JFLAT_INTEGER && v->num == SESSION_FORMAT ? 0 : -1;
 	if (strcmp(k, K_ID) == 0) {
-		if (v->type != STORE_FLAT_STRING || v->len != TSSO_SESSION_ID_LEN)
+		if (v->type != TSSO_JFLAT_STRING || v->len != TSSO_SESSION_ID_LEN)
 			return -1;
 		memcpy(s->id, v->str, TSSO_SESSION_ID_LEN + 1);
 		return 0;
@@ -232,11 +289,24 @@ static int session_member(void *arg, const char *k, struct store_flat_value *v)
 	if (strcmp(k, K_REFRESH_X) == 0)
 		return take_int(v, &s->refresh_exp);
 	if (strcmp(k, K_IDENTITY) == 0) {
-		if (v->type != STORE_FLAT_OBJECT)
+		if (v->type != TSSO_JFLAT_OBJECT)
 			return -1;
-		/* Small and not secret: the general reader, strictly. */
-		s->identity = tsso_json_parse(v->raw, v->raw_len, NULL);
-		return json_is_object(s->identity) ? 0 : -1;
+		if (!v->checked) {
+			/* Too many members for the reader's check: the general reader, strictly,
+			 * now. */
+			s->identity = tsso_json_parse(v->raw, v->raw_len, NULL);
+			return json_is_object(s->identity) ? 0 : -1;
+		}
+		/* Checked: kept as text, built by tsso_session_identity() only
+		 * when used (minting), not on every request (docs/performance.md). */
+		/* raw is a span of the record, not a C string: no strndup. */
+		s->identity_text = malloc(v->raw_len + 1);
+		if (s->identity_text == NULL)
+			return -1;
+		memcpy(s->identity_text, v->raw, v->raw_len);
+		s->identity_text[v->raw_len] = '\0';
+		s->identity_text_len = v->raw_len;
+		return 0;
 	}
 	if (strcmp(k, K_EMBED) == 0)
 		return take_str(v, &s->embed_token, 0);
@@ -258,7 +328,7 @@ struct tsso_session *tsso_session_from_json(const char *json, size_t n, struct t
 		tsso_err_set(err, "session.malformed", "out of memory");
 		return NULL;
 	}
-	if (store_json_flat_parse(json, n, session_member, &ctx) < 0) {
+	if (tsso_jflat_parse(json, n, session_member, &ctx) < 0) {
 		tsso_err_set(err, "session.malformed", "bad, repeated or unknown member in record");
 		goto fail;
 	}

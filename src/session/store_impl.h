@@ -62,22 +62,6 @@ void store_value_hash(const char *value, char out[STORE_HASH_LEN + 1]);
 int store_revocation_key(enum store_field f, const char *tenant, const char *value, char *out,
                          size_t outlen) TSSO_WUR;
 
-/* A strict parser for flat JSON objects (record_json.c): each member is
- * handed to member(), which may take v->str (set it to NULL). Nested objects
- * come as raw text. -1 on any syntax error or when member() fails. */
-enum store_flat_type { STORE_FLAT_STRING = 1, STORE_FLAT_INTEGER, STORE_FLAT_OBJECT };
-struct store_flat_value {
-	enum store_flat_type type;
-	char *str; /* STRING: decoded, NUL-terminated, no NUL inside */
-	size_t len;
-	int64_t num;     /* INTEGER */
-	const char *raw; /* OBJECT: its text, borrowed */
-	size_t raw_len;
-};
-typedef int (*store_flat_member_fn)(void *arg, const char *key, struct store_flat_value *v);
-int store_json_flat_parse(const char *json, size_t n, store_flat_member_fn member,
-                          void *arg) TSSO_WUR;
-
 /* Keyed hash for in-memory tables (SipHash-2-4), hash.c. */
 uint64_t store_siphash(const uint64_t key[2], const void *data, size_t n);
 

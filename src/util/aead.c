@@ -28,14 +28,21 @@ struct aead_key {
 	unsigned char kid[AEAD_KID_LEN];
 };
 
+#if TSSO_AEAD_IV_LEN != 12
+#error "gcm_run relies on 96 bits being GCM's default IV length"
+#endif
+
 struct tsso_keyring {
 	struct aead_key *keys;
 	size_t n;
+	/* AES-256-GCM fetched from the provider once: EVP_aes_256_gcm() makes
+	 * every initialisation fetch it again (docs/performance.md). */
+	EVP_CIPHER *gcm;
 };
 
-static int gcm_run(int enc, const unsigned char *key, const unsigned char *iv, const void *aad,
-                   size_t aad_len, const unsigned char *in, size_t n, unsigned char *out,
-                   unsigned char *tag)
+static int gcm_run(const EVP_CIPHER *cipher, int enc, const unsigned char *key,
+                   const unsigned char *iv, const void *aad, size_t aad_len,
+                   const unsigned char *in, size_t n, unsigned char *out, unsigned char *tag)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	int len, rc = -1;
@@ -45,9 +52,8 @@ static int gcm_run(int enc, const unsigned char *key, const unsigned char *iv, c
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		goto out;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, TSSO_AEAD_IV_LEN, NULL) != 1 ||
-	    EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) != 1)
+	/* One initialisation: the IV is GCM's default 96 bits. */
+	if (EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, enc) != 1)
 		goto out;
 	if (aad_len > 0 && EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1)
 		goto out;
@@ -70,7 +76,7 @@ int tsso_aead_gcm_encrypt(const unsigned char key[32], const unsigned char iv[TS
                           const void *aad, size_t aad_len, const void *plain, size_t n,
                           unsigned char *ct, unsigned char tag[TSSO_AEAD_TAG_LEN])
 {
-	return gcm_run(1, key, iv, aad, aad_len, plain, n, ct, tag);
+	return gcm_run(EVP_aes_256_gcm(), 1, key, iv, aad, aad_len, plain, n, ct, tag);
 }
 
 int tsso_aead_gcm_decrypt(const unsigned char key[32], const unsigned char iv[TSSO_AEAD_IV_LEN],
@@ -81,7 +87,7 @@ int tsso_aead_gcm_decrypt(const unsigned char key[32], const unsigned char iv[TS
 
 	/* EVP wants a writable tag buffer. */
 	memcpy(t, tag, sizeof(t));
-	return gcm_run(0, key, iv, aad, aad_len, ct, n, plain, t);
+	return gcm_run(EVP_aes_256_gcm(), 0, key, iv, aad, aad_len, ct, n, plain, t);
 }
 
 struct tsso_keyring *tsso_keyring_new(const unsigned char *keys, size_t n)
@@ -103,6 +109,7 @@ struct tsso_keyring *tsso_keyring_new(const unsigned char *keys, size_t n)
 		memcpy(kr->keys[i].kid, digest, AEAD_KID_LEN);
 	}
 	kr->n = n;
+	kr->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL); /* NULL: the slower path */
 	tsso_wipe(digest, sizeof(digest));
 	return kr;
 }
@@ -113,6 +120,7 @@ void tsso_keyring_free(struct tsso_keyring *kr)
 		return;
 	tsso_wipe(kr->keys, kr->n * sizeof(*kr->keys));
 	free(kr->keys);
+	EVP_CIPHER_free(kr->gcm);
 	free(kr);
 }
 
@@ -295,9 +303,10 @@ int tsso_aead_seal(const struct tsso_keyring *kr, const char *aad, const void *p
 	}
 	/* A fresh random 96-bit IV per seal (NIST SP 800-38D §8.2.2). */
 	if (tsso_rand_bytes(raw + AEAD_HDR_LEN, TSSO_AEAD_IV_LEN) < 0 ||
-	    tsso_aead_gcm_encrypt(kr->keys[0].key, raw + AEAD_HDR_LEN, adata, alen, plain, n,
-	                          raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN,
-	                          raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n) < 0) {
+	    gcm_run(kr->gcm != NULL ? kr->gcm : EVP_aes_256_gcm(), 1, kr->keys[0].key,
+	            raw + AEAD_HDR_LEN, adata, alen, plain, n,
+	            raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN,
+	            raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n) < 0) {
 		tsso_err_set(err, "aead.failed", "encryption failed");
 		goto out;
 	}
@@ -354,9 +363,10 @@ int tsso_aead_open(const struct tsso_keyring *kr, const char *aad, const char *t
 		tsso_err_set(err, "aead.failed", "out of memory");
 		goto out;
 	}
-	if (tsso_aead_gcm_decrypt(key->key, raw + AEAD_HDR_LEN, adata, alen,
-	                          raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN, n,
-	                          raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n, plain) < 0) {
+	/* The tag sits in raw, which is ours to write (EVP wants it writable). */
+	if (gcm_run(kr->gcm != NULL ? kr->gcm : EVP_aes_256_gcm(), 0, key->key, raw + AEAD_HDR_LEN,
+	            adata, alen, raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN, n, plain,
+	            raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n) < 0) {
 		tsso_err_set(err, "aead.forged", "authentication failed");
 		goto out;
 	}

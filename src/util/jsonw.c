@@ -391,6 +391,26 @@ void tsso_jsonw_value(struct tsso_jsonw *w, const json_t *v)
 	fail(w, R_BAD_VALUE);
 }
 
+void tsso_jsonw_raw(struct tsso_jsonw *w, const char *text, size_t n)
+{
+	if (w->failed != NULL)
+		return;
+	if (n == 0) {
+		fail(w, R_BAD_VALUE);
+		return;
+	}
+	put_scalar(w, text, n);
+}
+
+int tsso_jsonw_dump(struct tsso_buf *b, const json_t *v, struct tsso_err *err)
+{
+	struct tsso_jsonw w;
+
+	tsso_jsonw_init(&w, b);
+	tsso_jsonw_value(&w, v);
+	return tsso_jsonw_finish(&w, err);
+}
+
 int tsso_jsonw_finish(const struct tsso_jsonw *w, struct tsso_err *err)
 {
 	if (w->failed != NULL)

@@ -1,6 +1,7 @@
 /* Unit tests for src/http/cookie.c: Cookie header reading and Set-Cookie building. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,6 +59,27 @@ static void test_parse_drops(void **state)
 			fail_msg("%s: %zu cookies", bad[i], l.n);
 		assert_string_equal(l.v[0].key, "ok1");
 		assert_string_equal(l.v[1].key, "ok2");
+		tsso_kvlist_free(&l);
+	}
+}
+
+/* Every byte value in a value: kept exactly when RFC 6265 §4.1.1 allows it
+ * (the parser checks values through a table). */
+static void test_parse_every_octet(void **state)
+{
+	(void)state;
+	for (int c = 1; c < 256; c++) {
+		bool allowed = c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) ||
+		               (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
+		struct tsso_kvlist l = {0};
+		char hdr[16];
+
+		if (c == ';')
+			continue; /* splits the pair; covered by test_parse_basic */
+		snprintf(hdr, sizeof(hdr), "k=a%cb", c);
+		assert_int_equal(tsso_cookie_parse(hdr, &l, NULL), 0);
+		if (l.n != (allowed ? 1u : 0u))
+			fail_msg("byte 0x%02x: %zu cookies", (unsigned)c, l.n);
 		tsso_kvlist_free(&l);
 	}
 }
@@ -196,8 +218,11 @@ static void test_build_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_basic),    cmocka_unit_test(test_parse_drops),
-	    cmocka_unit_test(test_parse_limits),   cmocka_unit_test(test_build),
+	    cmocka_unit_test(test_parse_basic),
+	    cmocka_unit_test(test_parse_drops),
+	    cmocka_unit_test(test_parse_every_octet),
+	    cmocka_unit_test(test_parse_limits),
+	    cmocka_unit_test(test_build),
 	    cmocka_unit_test(test_build_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

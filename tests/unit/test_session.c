@@ -66,7 +66,7 @@ static void test_round_trip(void **state)
 	            b->expires_ms == s->expires_ms && b->access_exp == s->access_exp &&
 	            b->refresh_exp == s->refresh_exp && b->embed_exp == s->embed_exp);
 	assert_true(b->embed_iat == s->embed_iat);
-	assert_true(json_equal(b->identity, s->identity));
+	assert_true(json_equal(tsso_session_identity(b), s->identity));
 	free(json);
 	tsso_session_free(b);
 
@@ -116,10 +116,56 @@ static void test_to_json_refusals(void **state)
 	assert_string_equal(tsso_err_reason(&err), "session.too_large");
 	free(big);
 
+	/* Just over the limit with escapes: every quote doubles. */
+	assert_int_equal(tsso_session_set(&s->access_token, NULL), 0);
+	big = malloc(TSSO_SESSION_JSON_MAX / 2 + 1);
+	memset(big, '"', TSSO_SESSION_JSON_MAX / 2);
+	big[TSSO_SESSION_JSON_MAX / 2] = '\0';
+	assert_int_equal(tsso_session_set(&s->access_token, big), 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.too_large");
+	assert_int_equal(tsso_session_set(&s->access_token, NULL), 0);
+	free(big);
+
+	/* Not UTF-8 (jansson refused these too). */
+	assert_int_equal(tsso_session_set(&s->sid, "sid\xc3("), 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.invalid");
+	assert_int_equal(tsso_session_set(&s->sid, NULL), 0);
+
+	/* An identity that is not an object. */
+	json_decref(s->identity);
+	s->identity = json_string("jane");
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "session.invalid");
+
 	assert_int_equal(tsso_session_set(&s->sub, NULL), 0);
 	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), -1);
 	assert_string_equal(tsso_err_reason(&err), "session.invalid");
 	assert_int_equal(n, 7);
+	assert_string_equal(json, "untouched");
+	tsso_session_free(s);
+}
+
+/* Escapes and non-ASCII survive a write and a read, byte for byte. */
+static void test_to_json_escapes(void **state)
+{
+	struct tsso_session *s = sample(), *b;
+	struct tsso_err err = {0};
+	char *json = NULL;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(tsso_session_set(&s->sub, "q\"b\\s/\x01\x1f\n\xc3\xa9\xf0\x9f\x98\x80"),
+	                 0);
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), 0);
+	assert_int_equal(strlen(json), n);
+	b = tsso_session_from_json(json, n, &err);
+	assert_non_null(b);
+	assert_string_equal(b->sub, s->sub);
+	assert_true(json_equal(tsso_session_identity(b), s->identity));
+	tsso_session_free(b);
+	free(json);
 	tsso_session_free(s);
 }
 
@@ -164,7 +210,7 @@ static void test_from_json_refusals(void **state)
 
 static struct tsso_session *parse_with_sub(const char *sub_json, const char *extra)
 {
-	char buf[512];
+	char buf[16384];
 	struct tsso_err err = {0};
 
 	snprintf(buf, sizeof(buf),
@@ -217,17 +263,32 @@ static void test_json_strings(void **state)
 static void test_json_structure(void **state)
 {
 	static const char *const bad_extra[] = {
-	    ",\"l\":01",                   /* leading zero */
-	    ",\"l\":1e3",                  /* exponent */
-	    ",\"l\":-",                    /* sign alone */
-	    ",\"l\":99999999999999999999", /* overflow */
-	    ",\"l\":true",                 /* other types */
-	    ",\"l\":null",
-	    ",\"idn\":{\"a\":1,\"a\":2}", /* duplicate inside the identity */
-	    ",\"idn\":{\"a\":[1}",        /* broken identity */
-	    ",\"idn\":{\"a\":\"}\"",      /* unterminated object */
-	    ",",                          /* trailing comma */
-	    ",\"c\":1",                   /* duplicate */
+	    ",\"l\":01",                                 /* leading zero */
+	    ",\"l\":1e3",                                /* exponent */
+	    ",\"l\":-",                                  /* sign alone */
+	    ",\"l\":99999999999999999999",               /* overflow */
+	    ",\"l\":true",                               /* other types */
+	    ",\"l\":null", ",\"idn\":{\"a\":1,\"a\":2}", /* duplicate inside the identity */
+	    ",\"idn\":{\"a\":[1}",                       /* broken identity */
+	    ",\"idn\":{\"a\":\"}\"",                     /* unterminated object */
+	    /* The identity is checked at read as strictly as jansson parses it. */
+	    ",\"idn\":{\"a\":{\"b\":1,\"b\":2}}",         /* duplicate one level down */
+	    ",\"idn\":{\"a\":[{\"b\":1,\"\\u0062\":2}]}", /* same name, escaped */
+	    ",\"idn\":{\"a\":01}",                        /* leading zero */
+	    ",\"idn\":{\"a\":1.}",                        /* fraction without digits */
+	    ",\"idn\":{\"a\":1e}",                        /* exponent without digits */
+	    ",\"idn\":{\"a\":-}",                         /* sign alone */
+	    ",\"idn\":{\"a\":tru}",                       /* broken literal */
+	    ",\"idn\":{\"a\":[1,]}",                      /* trailing comma in an array */
+	    ",\"idn\":{\"a\":1,}",                        /* trailing comma in an object */
+	    ",\"idn\":{\"a\" 1}",                         /* missing colon */
+	    ",\"idn\":{\"a\":\"\\u0000\"}",               /* NUL */
+	    ",\"idn\":{\"a\":\"\\udc00\"}",               /* lone low surrogate */
+	    ",\"idn\":{\"a\":\"\xc3\"}",                  /* truncated UTF-8 */
+	    ",\"idn\":{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "}",        /* deep */
+	    ",",        /* trailing comma */
+	    ",\"c\":1", /* duplicate */
 	};
 	struct tsso_session *s;
 	(void)state;
@@ -237,7 +298,80 @@ static void test_json_structure(void **state)
 	/* Braces inside identity strings do not confuse the object boundary. */
 	s = parse_with_sub("\"u\"", ", \"idn\" : {\"x\":\"}{\\\"\",\"y\":[{}]} , \"l\" : 0");
 	assert_non_null(s);
-	assert_string_equal(json_string_value(json_object_get(s->identity, "x")), "}{\"");
+	assert_string_equal(json_string_value(json_object_get(tsso_session_identity(s), "x")),
+	                    "}{\"");
+	tsso_session_free(s);
+	/* Every value type the grammar has passes the check, and parses on use. */
+	s = parse_with_sub("\"u\"", ",\"idn\":{\"n\":[0,-1,1.5,2e10,-0.25E-3],\"t\":true,"
+	                            "\"f\":false,\"z\":null,\"s\":\"\\u00e9\\ud83d\\ude00\","
+	                            "\"o\":{\"a\":{}},\"e\":[]}");
+	assert_non_null(s);
+	assert_null(s->identity);
+	assert_non_null(tsso_session_identity(s));
+	assert_true(json_is_true(json_object_get(s->identity, "t")));
+	assert_int_equal(json_array_size(json_object_get(s->identity, "n")), 5);
+	tsso_session_free(s);
+}
+
+/* An identity too big for the reader's check (129 members) is parsed at
+ * read by jansson, strictly: accepted when valid, refused with a repeat. */
+static void test_identity_many_members(void **state)
+{
+	char extra[8192];
+	size_t o;
+	struct tsso_session *s;
+	(void)state;
+
+	for (int dup = 0; dup < 2; dup++) {
+		o = (size_t)snprintf(extra, sizeof(extra), ",\"idn\":{");
+		for (int i = 0; i < 129; i++)
+			o += (size_t)snprintf(extra + o, sizeof(extra) - o, "%s\"k%d\":%d",
+			                      i ? "," : "", dup && i == 128 ? 0 : i, i);
+		snprintf(extra + o, sizeof(extra) - o, "}");
+		s = parse_with_sub("\"u\"", extra);
+		if (dup) {
+			assert_null(s);
+			continue;
+		}
+		assert_non_null(s);
+		assert_non_null(s->identity); /* built at read */
+		assert_null(s->identity_text);
+		assert_int_equal(json_object_size(s->identity), 129);
+		tsso_session_free(s);
+	}
+}
+
+/* A read session's identity is built only when asked for; written back
+ * unused, it comes out as it went in. */
+static void test_identity_lazy(void **state)
+{
+	struct tsso_session *s = sample(), *b, *c;
+	struct tsso_err err = {0};
+	char *json = NULL, *json2 = NULL;
+	size_t n = 0, n2 = 0;
+	(void)state;
+
+	assert_int_equal(tsso_session_to_json(s, &json, &n, &err), 0);
+	b = tsso_session_from_json(json, n, &err);
+	assert_non_null(b);
+	assert_null(b->identity);
+	assert_non_null(b->identity_text);
+	assert_int_equal(tsso_session_to_json(b, &json2, &n2, &err), 0);
+	assert_int_equal(n2, n);
+	assert_memory_equal(json2, json, n);
+	c = tsso_session_from_json(json2, n2, &err);
+	assert_non_null(c);
+	assert_true(json_equal(tsso_session_identity(c), s->identity));
+	assert_null(c->identity_text);
+	/* Once built, the object is what gets written. */
+	assert_int_equal(json_object_set_new(c->identity, "new", json_true()), 0);
+	free(json2);
+	assert_int_equal(tsso_session_to_json(c, &json2, &n2, &err), 0);
+	assert_non_null(strstr(json2, "\"new\":true"));
+	tsso_session_free(b);
+	tsso_session_free(c);
+	free(json);
+	free(json2);
 	tsso_session_free(s);
 }
 
@@ -261,9 +395,15 @@ static void test_siphash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_to_json_refusals),
-	    cmocka_unit_test(test_from_json_refusals), cmocka_unit_test(test_siphash),
-	    cmocka_unit_test(test_json_strings),       cmocka_unit_test(test_json_structure),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_to_json_refusals),
+	    cmocka_unit_test(test_to_json_escapes),
+	    cmocka_unit_test(test_identity_lazy),
+	    cmocka_unit_test(test_identity_many_members),
+	    cmocka_unit_test(test_from_json_refusals),
+	    cmocka_unit_test(test_siphash),
+	    cmocka_unit_test(test_json_strings),
+	    cmocka_unit_test(test_json_structure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

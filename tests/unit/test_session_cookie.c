@@ -116,8 +116,9 @@ static void test_round_trip_and_fixation(void **state)
 	assert_null(fresh);
 	assert_string_equal(got->id, first_id);
 	assert_string_equal(got->sub, "u1");
-	assert_string_equal(json_string_value(json_object_get(got->identity, "username")),
-	                    "jane@acme.example");
+	assert_string_equal(
+	    json_string_value(json_object_get(tsso_session_identity(got), "username")),
+	    "jane@acme.example");
 	/* Update re-seals. */
 	assert_int_equal(tsso_session_set(&got->embed_token, "tok"), 0);
 	assert_int_equal(tsso_store_session_update(st, got, &fresh, &err), 0);
