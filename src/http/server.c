@@ -41,10 +41,12 @@ struct tsso_server {
 
 #define REQUEST_ID_LEN 16 /* base64url of 12 bytes */
 
-/* A request id: unique per server start and not guessable from another one
- * without the seed, but not a secret (it is shown to users and logged).
- * The counter goes through splitmix64's finalizer, a bijection on 64 bits,
- * so ids never repeat within a run and do not reveal the request count.
+/* A request id: unique per server start, for correlating a user's report
+ * with the logs. It is not a secret and not meant to be unpredictable: it is
+ * shown to users and logged, and nothing decides access on it. The counter
+ * goes through splitmix64's finalizer (a bijection on 64 bits, so ids never
+ * repeat within a run) only so that ids do not read as a sequence; someone
+ * holding two ids can invert it and learn how many requests came between.
  * It costs a few instructions where a CSPRNG draw cost about 8,000
  * (RAND_bytes in OpenSSL 3; docs/performance.md). */
 static void request_id(struct tsso_server *s, char out[REQUEST_ID_LEN + 1])
