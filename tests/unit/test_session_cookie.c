@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "session_test_util.h"
 #include "tsso/limits.h"
 #include "tsso/session.h"
 
@@ -50,43 +51,18 @@ static struct tsso_store *cookie_store(const char *keys, struct clock *c, struct
 
 static struct tsso_session *mk(const char *sub, const char *sid)
 {
-	struct tsso_session *s = tsso_session_new();
+	struct tsso_session *s = sess_mk("acme", sub, sid, "eyJhbGciOiJSUzI1NiJ9.e30.sig");
 
-	assert_int_equal(tsso_session_set(&s->tenant, "acme"), 0);
-	assert_int_equal(tsso_session_set(&s->iss, "https://idp.example/"), 0);
-	assert_int_equal(tsso_session_set(&s->sub, sub), 0);
-	assert_int_equal(tsso_session_set(&s->sid, sid), 0);
-	assert_int_equal(tsso_session_set(&s->id_token, "eyJhbGciOiJSUzI1NiJ9.e30.sig"), 0);
 	s->identity = json_pack("{s:s}", "username", "jane@acme.example");
 	return s;
 }
 
 static char *login(struct tsso_store *st, const char *sub, const char *sid)
 {
-	struct tsso_session *s = mk(sub, sid);
-	struct tsso_err err = {0};
-	char *cookie = NULL;
-
-	assert_int_equal(tsso_store_session_create(st, s, &cookie, &err), 0);
-	tsso_session_free(s);
-	return cookie;
+	return sess_login(st, mk(sub, sid));
 }
 
-static const char *get_reason(struct tsso_store *st, const char *tenant, const char *cookie)
-{
-	static struct tsso_err err;
-	struct tsso_session *s = NULL;
-	char *fresh = NULL;
-
-	tsso_err_clear(&err);
-	if (tsso_store_session_get(st, tenant, cookie, &s, &fresh, &err) == 0) {
-		tsso_session_free(s);
-		free(fresh);
-		return "ok";
-	}
-	assert_null(s);
-	return tsso_err_reason(&err);
-}
+#define get_reason sess_get_reason
 
 static void test_round_trip_and_fixation(void **state)
 {

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "session_test_util.h"
 #include "tsso/session.h"
 
 struct clock {
@@ -43,43 +44,16 @@ static struct tsso_store *mem_store(long max, struct clock *c)
 
 static struct tsso_session *mk(const char *tenant, const char *sub, const char *sid)
 {
-	struct tsso_session *s = tsso_session_new();
-
-	assert_int_equal(tsso_session_set(&s->tenant, tenant), 0);
-	assert_int_equal(tsso_session_set(&s->iss, "https://idp.example/"), 0);
-	assert_int_equal(tsso_session_set(&s->sub, sub), 0);
-	assert_int_equal(tsso_session_set(&s->sid, sid), 0);
-	assert_int_equal(tsso_session_set(&s->id_token, "eyJhbGciOi.x.y"), 0);
-	return s;
+	return sess_mk(tenant, sub, sid, "eyJhbGciOi.x.y");
 }
 
 /* Create and return the cookie value. */
 static char *login(struct tsso_store *st, const char *tenant, const char *sub, const char *sid)
 {
-	struct tsso_session *s = mk(tenant, sub, sid);
-	struct tsso_err err = {0};
-	char *cookie = NULL;
-
-	assert_int_equal(tsso_store_session_create(st, s, &cookie, &err), 0);
-	tsso_session_free(s);
-	return cookie;
+	return sess_login(st, mk(tenant, sub, sid));
 }
 
-static const char *get_reason(struct tsso_store *st, const char *tenant, const char *cookie)
-{
-	static struct tsso_err err;
-	struct tsso_session *s = NULL;
-	char *fresh = NULL;
-
-	tsso_err_clear(&err);
-	if (tsso_store_session_get(st, tenant, cookie, &s, &fresh, &err) == 0) {
-		tsso_session_free(s);
-		free(fresh);
-		return "ok";
-	}
-	assert_null(s);
-	return tsso_err_reason(&err);
-}
+#define get_reason sess_get_reason
 
 static void test_config_refusals(void **state)
 {

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "session_test_util.h"
 #include "testlib.h"
 #include "tsso/session.h"
 
@@ -159,31 +160,12 @@ static struct tsso_store *tls_store(const char *host, int port, const char *ca,
 
 static char *login(struct tsso_store *st, const char *sub)
 {
-	struct tsso_session *s = tsso_session_new();
-	struct tsso_err err = {0};
-	char *cookie = NULL;
-
-	assert_int_equal(tsso_session_set(&s->tenant, "acme"), 0);
-	assert_int_equal(tsso_session_set(&s->iss, "https://idp.example/"), 0);
-	assert_int_equal(tsso_session_set(&s->sub, sub), 0);
-	assert_int_equal(tsso_store_session_create(st, s, &cookie, &err), 0);
-	tsso_session_free(s);
-	return cookie;
+	return sess_login(st, sess_mk("acme", sub, NULL, NULL));
 }
 
 static const char *get_reason(struct tsso_store *st, const char *cookie)
 {
-	static struct tsso_err err;
-	struct tsso_session *s = NULL;
-	char *fresh = NULL;
-
-	tsso_err_clear(&err);
-	if (tsso_store_session_get(st, "acme", cookie, &s, &fresh, &err) == 0) {
-		tsso_session_free(s);
-		free(fresh);
-		return "ok";
-	}
-	return tsso_err_reason(&err);
+	return sess_get_reason(st, "acme", cookie);
 }
 
 static void test_sessions_over_tls(void **state)

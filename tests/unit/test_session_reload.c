@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "session_test_util.h"
 #include "tsso/session.h"
 
 #define K1 "1111111111111111111111111111111111111111111111111111111111111111"
@@ -41,14 +42,10 @@ static struct tsso_store *store(enum tsso_store_kind kind, const char *keys)
 
 static char *login(struct tsso_store *st, struct tsso_session **ret)
 {
-	struct tsso_session *s = tsso_session_new();
+	struct tsso_session *s = sess_mk("acme", "jane", "sid-1", NULL);
 	struct tsso_err err = {0};
 	char *cookie = NULL;
 
-	assert_int_equal(tsso_session_set(&s->tenant, "acme"), 0);
-	assert_int_equal(tsso_session_set(&s->iss, "https://idp.example/"), 0);
-	assert_int_equal(tsso_session_set(&s->sub, "jane"), 0);
-	assert_int_equal(tsso_session_set(&s->sid, "sid-1"), 0);
 	assert_int_equal(tsso_store_session_create(st, s, &cookie, &err), 0);
 	*ret = s;
 	return cookie;
@@ -56,17 +53,7 @@ static char *login(struct tsso_store *st, struct tsso_session **ret)
 
 static const char *get_reason(struct tsso_store *st, const char *cookie)
 {
-	static struct tsso_err err;
-	struct tsso_session *s = NULL;
-	char *fresh = NULL;
-
-	tsso_err_clear(&err);
-	if (tsso_store_session_get(st, "acme", cookie, &s, &fresh, &err) == 0) {
-		tsso_session_free(s);
-		free(fresh);
-		return "ok";
-	}
-	return tsso_err_reason(&err);
+	return sess_get_reason(st, "acme", cookie);
 }
 
 static const char *claim(struct tsso_store *st, const char *key)
