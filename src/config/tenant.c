@@ -119,9 +119,9 @@ static void parse_embed(struct cfg_ctx *c, const json_t *t, struct tsso_tenant_c
 
 		if (rl != NULL) {
 			cfg_unknown_keys(c, rl, "embed.rate_limit", rate_keys);
-			cfg_long(c, rl, "embed.rate_limit", "burst", 1, 100000,
+			cfg_long(c, rl, "embed.rate_limit", "burst", 1, 1000000,
 			         &r->embed.rate_burst);
-			cfg_long(c, rl, "embed.rate_limit", "per_minute", 1, 1000000,
+			cfg_long(c, rl, "embed.rate_limit", "per_minute", 1, 100000000,
 			         &r->embed.rate_per_min);
 		}
 	}

@@ -292,6 +292,10 @@ static void test_tenant_refusals(void **state)
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"nope\":1}}", "embed.nope: unknown key"},
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"burst\":0}}}",
 	     "embed.rate_limit.burst: must be between 1 and"},
+	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"burst\":1000001}}}",
+	     "embed.rate_limit.burst: must be between 1 and"},
+	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"per_minute\":100000001}}}",
+	     "embed.rate_limit.per_minute: must be between 1 and"},
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"rps\":5}}}",
 	     "embed.rate_limit.rps: unknown key"},
 	};
