@@ -45,8 +45,7 @@ static bool key_ops_allow_verify(json_t *ops)
 
 	if (!json_is_array(ops))
 		return false;
-	json_array_foreach(ops, i, op)
-	{
+	json_array_foreach (ops, i, op) {
 		if (json_is_string(op) && strcmp(json_string_value(op), "verify") == 0)
 			return true;
 	}
@@ -150,8 +149,7 @@ struct tsso_jwks *tsso_jwks_parse(const char *json, size_t len, struct tsso_err 
 	}
 	/* Unsupported or invalid keys are skipped, not fatal: an IdP may publish
 	 * encryption keys or new key types next to the ones we verify with. */
-	json_array_foreach(keys, i, jwk)
-	{
+	json_array_foreach (keys, i, jwk) {
 		if (key_parse(jwk, &jwks->keys[jwks->n], &skip) == 1)
 			jwks->n++;
 	}

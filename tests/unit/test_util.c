@@ -92,7 +92,10 @@ static void test_b64url_groups(void **state)
 		assert_int_equal(tsso_b64url_decode("AAAAZm9", 7, &d, &n), -1);
 		assert_int_equal(tsso_b64url_decode("AAAAZh", 6, &d, &n), -1);
 		assert_int_equal(tsso_b64url_decode("AAA\x80", 4, &d, &n), -1);
-		assert_int_equal(tsso_b64url_decode("\xff" "AAA", 4, &d, &n), -1);
+		assert_int_equal(tsso_b64url_decode("\xff"
+		                                    "AAA",
+		                                    4, &d, &n),
+		                 -1);
 		assert_null(d);
 	}
 }
