@@ -35,4 +35,12 @@
  */
 json_t *tsso_json_parse(const char *text, size_t len, struct tsso_err *err);
 
+/* One \uXXXX escape at p (p[0] == 'u', the byte after the backslash; end
+ * bounds the text): the code point, a surrogate pair joined (RFC 8259 §7),
+ * with *ret_used the bytes it spans from p (5 or 11). -1 when the escape is
+ * not hex, is cut by end, is an unpaired surrogate, or is U+0000 (jansson
+ * refuses \u0000 without JSON_ALLOW_NUL, and C strings would cut there).
+ * Shared with the session-record reader (tsso/jsonflat.h). */
+long tsso_json_unicode_escape(const unsigned char *p, const unsigned char *end, size_t *ret_used);
+
 #endif

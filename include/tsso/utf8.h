@@ -16,4 +16,8 @@ bool tsso_utf8_valid(const char *s, size_t n);
 /* Value of an ASCII hex digit (either case), or -1. */
 int tsso_hex_value(unsigned char c);
 
+/* Write code point cp (at most U+10FFFF, not a surrogate: the caller has
+ * checked) as UTF-8 at out; returns the bytes written, 1 to 4. */
+size_t tsso_utf8_put(unsigned char *out, unsigned long cp);
+
 #endif

@@ -109,12 +109,7 @@ static int hex4(const unsigned char *p)
 	return v;
 }
 
-/* One \uXXXX escape at p (p[0] == 'u', bounds checked by the caller up to
- * the closing quote): the code point, a surrogate pair joined; -1 when the
- * escape is not hex, an unpaired surrogate or U+0000 (jansson refuses
- * \u0000 without JSON_ALLOW_NUL, and C strings would cut there).
- * *ret_used is the number of bytes consumed after the backslash. */
-static long unicode_escape(const unsigned char *p, const unsigned char *end, size_t *ret_used)
+long tsso_json_unicode_escape(const unsigned char *p, const unsigned char *end, size_t *ret_used)
 {
 	long hi, lo;
 
@@ -132,30 +127,6 @@ static long unicode_escape(const unsigned char *p, const unsigned char *end, siz
 		return -1;
 	*ret_used = 11;
 	return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
-}
-
-static size_t utf8_put(unsigned char *o, long cp)
-{
-	if (cp < 0x80) {
-		o[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (unsigned char)(0xc0 | cp >> 6);
-		o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (unsigned char)(0xe0 | cp >> 12);
-		o[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (unsigned char)(0xf0 | cp >> 18);
-	o[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /* Second pass over a string known to be valid and to hold escapes: decode
@@ -189,7 +160,7 @@ static size_t unescape(const unsigned char *p, const unsigned char *q, unsigned 
 			*o++ = '\t';
 			break;
 		case 'u':
-			o += utf8_put(o, unicode_escape(p, q, &used));
+			o += tsso_utf8_put(o, (unsigned long)tsso_json_unicode_escape(p, q, &used));
 			p += used;
 			continue;
 		default: /* '"', '\\', '/' */
@@ -250,7 +221,7 @@ static int read_string(struct reader *r, struct jstr *ret, bool use_scratch)
 				p += 2;
 				break;
 			case 'u':
-				if (unicode_escape(p + 1, r->end, &n) < 0) {
+				if (tsso_json_unicode_escape(p + 1, r->end, &n) < 0) {
 					fail(r, p, "json.malformed", "invalid \\u escape");
 					return -1;
 				}

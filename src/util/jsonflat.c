@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "tsso/crypto.h"
+#include "tsso/json.h"
 #include "tsso/jsonflat.h"
+#include "tsso/utf8.h"
 
 #define FLAT_MAX_DEPTH 32
 
@@ -28,79 +30,6 @@ static void skip_ws(struct flat *f)
 {
 	while (f->p < f->end && (*f->p == ' ' || *f->p == '\t' || *f->p == '\n' || *f->p == '\r'))
 		f->p++;
-}
-
-static int hex4(const char *p, unsigned *ret)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*ret = v;
-	return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629 §4), 0 when invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned cp;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
 }
 
 /* A string at f->p (on the opening quote): a new NUL-terminated copy. */
@@ -152,7 +81,7 @@ static int parse_string(struct flat *f, char **ret, size_t *ret_len)
 			goto fail;
 		if (c >= 0x80) {
 			size_t n =
-			    utf8_len((const unsigned char *)f->p, (const unsigned char *)f->end);
+			    tsso_utf8_seq_len((const unsigned char *)f->p, (size_t)(f->end - f->p));
 
 			if (n == 0)
 				goto fail;
@@ -189,22 +118,15 @@ static int parse_string(struct flat *f, char **ret, size_t *ret_len)
 			*o++ = '\t', f->p++;
 			break;
 		case 'u': {
-			unsigned cp, lo;
+			size_t used = 0;
+			long cp = tsso_json_unicode_escape((const unsigned char *)f->p,
+			                                   (const unsigned char *)f->end, &used);
 
-			if (f->end - f->p < 5 || hex4(f->p + 1, &cp) < 0 || cp == 0)
+			if (cp < 0)
 				goto fail;
-			f->p += 5;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				goto fail;
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (f->end - f->p < 6 || f->p[0] != '\\' || f->p[1] != 'u' ||
-				    hex4(f->p + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-					goto fail;
-				f->p += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
+			f->p += used;
 			/* A 6- or 12-character escape never decodes to more bytes. */
-			o += put_utf8(o, cp);
+			o += tsso_utf8_put((unsigned char *)o, (unsigned long)cp);
 			break;
 		}
 		default:
