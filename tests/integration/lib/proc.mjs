@@ -89,11 +89,13 @@ export async function startProcess({
     child.once('exit', (code, signal) => {
       handle.exited = true; handle.exitCode = code; handle.signal = signal;
       live.delete(child);
-      outFile.end(); errFile.end();
       resolve();
       if (lineWaiter) lineWaiter();
     });
   });
+  // 'exit' can come before the last output is read: the log files are
+  // closed only once both pipes are ('close'), never while data may follow.
+  child.once('close', () => { outFile.end(); errFile.end(); });
   child.once('error', (e) => { handle.spawnError = e; });
   handle.exitedPromise = exited;
 
