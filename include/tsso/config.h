@@ -149,6 +149,7 @@ struct tsso_config {
 		long max_connections;
 		long connection_timeout;
 		long max_per_ip;
+		long shutdown_grace; /* seconds requests in flight get at SIGTERM */
 	} http;
 
 	struct tsso_tenant_cfg *tenants;

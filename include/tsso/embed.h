@@ -153,6 +153,9 @@ void tsso_embed_client_free(struct tsso_embed_client *c);
  * untouched and err says why: embed.too_large, embed.no_username,
  * embed.no_signing_key, embed.sign_failed, embed.toucan_unavailable,
  * embed.toucan_refused, embed.circuit_open. */
+/* True when tsso_embed_mint signs locally (signed_jwt without the
+ * exchange): no call to Toucan. */
+bool tsso_embed_mint_is_local(const struct tsso_embed_client *c);
 int tsso_embed_mint(struct tsso_embed_client *c, const struct tsso_identity *id, long long now,
                     struct tsso_embed_token *ret, struct tsso_err *err) TSSO_WUR;
 

@@ -2,7 +2,21 @@
 #ifndef TSSO_HANDLE_H
 #define TSSO_HANDLE_H
 
+#include <stdbool.h>
+
 #include "tsso/http.h"
+
+/* Which requests a handler answers without waiting on the network (the
+ * route table's `local`): those run on the server's event thread. Each is
+ * conservative: when in doubt, false (a worker thread runs it). */
+bool tsso_local_always(const struct tsso_req *req);
+/* A login start: the IdP's metadata is cached and not due for refresh, and
+ * no PAR request is needed. */
+bool tsso_login_local(const struct tsso_req *req);
+/* embed-token: a local session store (cookie without Redis, memory), a
+ * locally signed token (signed_jwt without the exchange), no refresh tokens;
+ * and every CORS preflight. */
+bool tsso_embed_token_local(const struct tsso_req *req);
 
 /* health.c: liveness, readiness (IdP metadata, store), Prometheus metrics */
 void tsso_handle_healthz(struct tsso_req *req, struct tsso_resp *resp);

@@ -20,7 +20,7 @@
 #define TSSO_HTTP_CONN_TIMEOUT     30    /* seconds a connection may stay idle */
 #define TSSO_HTTP_MAX_CONNECTIONS  1024  /* default, config http.max_connections */
 #define TSSO_HTTP_MAX_PER_IP       64    /* concurrent connections per client address */
-#define TSSO_HTTP_SHUTDOWN_GRACE   10    /* seconds in-flight requests get at SIGTERM */
+#define TSSO_HTTP_SHUTDOWN_GRACE   10    /* default http.shutdown_grace (seconds) */
 
 /* --- configuration --- */
 #define TSSO_CFG_MAX_FILE        (1024 * 1024) /* a config or tenant file */

@@ -74,6 +74,9 @@ struct tsso_idp_status {
 
 /* For /readyz and /metrics. */
 void tsso_idp_status(struct tsso_idp *idp, long long now, struct tsso_idp_status *ret);
+/* True when tsso_idp_begin at now would make no network call: the metadata
+ * is cached and not due for refresh within margin_s, and no PAR request. */
+bool tsso_idp_begin_is_local(struct tsso_idp *idp, long long now, long margin_s);
 
 /* Fetch discovery and the JWKS when older than TSSO_META_REFRESH_S (always
  * when force). On failure the cached copies keep being served for at most

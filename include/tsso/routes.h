@@ -23,6 +23,10 @@ struct tsso_route {
 	const char *path; /* "/healthz", "/.well-known/jwks.json", "/login" (after tenant) */
 	unsigned methods;
 	tsso_handler_fn handler;
+	/* True when the handler will answer this request without waiting on the
+	 * network (IdP, Toucan, Redis): it then runs on the event thread. NULL,
+	 * or false: it runs on a worker thread while the connection waits. */
+	bool (*local)(const struct tsso_req *req);
 };
 
 /* Find the route for a decoded path. Returns it, or NULL with *ret_status

@@ -1,4 +1,5 @@
-/* The HTTP server (libmicrohttpd, one thread per connection, bounded). */
+/* The HTTP server (libmicrohttpd: event threads, and worker threads for
+ * requests that wait on the network; bounded). */
 #ifndef TSSO_SERVER_H
 #define TSSO_SERVER_H
 

@@ -97,6 +97,9 @@ void tsso_store_free(struct tsso_store *st);
  * them (either may be freed first). Call before st serves requests. Does
  * nothing for what either store keeps in Redis. */
 void tsso_store_inherit(struct tsso_store *st, struct tsso_store *prev);
+/* True when no operation of this store leaves the process (no Redis, not
+ * even for the cookie store's revocation list). */
+bool tsso_store_is_local(const struct tsso_store *st);
 /* "cookie", "memory" or "redis". Borrowed. */
 const char *tsso_store_name(const struct tsso_store *st);
 

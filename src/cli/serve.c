@@ -54,15 +54,15 @@ static void reload(struct tsso_app *app)
 	tsso_log(TSSO_LOG_INFO, "config.reloaded", "file", app->config_path, "tenants", n, NULL);
 }
 
-static void drain(struct tsso_app *app, struct tsso_server *srv)
+static void drain(struct tsso_app *app, struct tsso_server *srv, long grace_s)
 {
 	struct timespec pause = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
-	int waited = 0;
+	long waited = 0;
 
 	atomic_store(&app->draining, true);
 	tsso_server_quiesce(srv);
-	/* Bounded: in-flight requests get TSSO_HTTP_SHUTDOWN_GRACE seconds. */
-	while (tsso_server_inflight(srv) > 0 && waited < TSSO_HTTP_SHUTDOWN_GRACE * 20) {
+	/* Bounded: in-flight requests get http.shutdown_grace seconds. */
+	while (tsso_server_inflight(srv) > 0 && waited < grace_s * 20) {
 		nanosleep(&pause, NULL);
 		waited++;
 	}
@@ -129,16 +129,29 @@ int tsso_cli_serve(const char *config_path)
 			continue;
 		break;
 	}
-	tsso_log(TSSO_LOG_INFO, "server.stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
-	         NULL);
-	drain(&app, srv);
+	{
+		/* The grace of the configuration in force (reloads included). */
+		struct tsso_runtime *cur = tsso_app_acquire(&app);
+		long grace = cur->cfg->http.shutdown_grace;
+		char grace_s[24], inflight_s[16];
+
+		tsso_runtime_release(cur);
+		snprintf(grace_s, sizeof(grace_s), "%ld", grace);
+		snprintf(inflight_s, sizeof(inflight_s), "%u", tsso_server_inflight(srv));
+		tsso_log(TSSO_LOG_INFO, "server.stopping", "signal",
+		         sig == SIGINT ? "SIGINT" : "SIGTERM", "grace_s", grace_s, "in_flight",
+		         inflight_s, NULL);
+		drain(&app, srv, grace);
+	}
 	rc = 0;
 out:
 	if (rc != 0 && err.reason != NULL)
 		tsso_log(TSSO_LOG_ERROR, "server.start_failed", "reason", err.reason, "detail",
 		         err.msg, NULL);
-	tsso_refresher_stop(refresher);
+	/* The server first: it lets requests still calling out end, and those
+	 * may be waiting for a refresh in progress. */
 	tsso_server_stop(srv);
+	tsso_refresher_stop(refresher);
 	if (app_ok)
 		tsso_app_fini(&app);
 	else

@@ -31,8 +31,8 @@ static const char *const session_keys[] = {"store",
                                            NULL};
 static const char *const embed_keys[] = {"keys_dir", "alg", "ttl", "rotation_overlap", NULL};
 static const char *const log_keys[] = {"level", "format", NULL};
-static const char *const http_keys[] = {"threads", "max_connections", "connection_timeout",
-                                        "max_per_ip", NULL};
+static const char *const http_keys[] = {"threads",    "max_connections", "connection_timeout",
+                                        "max_per_ip", "shutdown_grace",  NULL};
 static const char *const modes[] = {"production", "development", NULL};
 static const char *const stores[] = {"cookie", "memory", "redis", NULL};
 static const char *const embed_algs[] = {"RS512", "RS256", "PS256", "ES256", "EdDSA", NULL};
@@ -219,10 +219,11 @@ static void parse_misc(struct cfg_ctx *c, const json_t *root, struct tsso_config
 		}
 		cfg->log.json = cfg_enum(c, l, "log", "format", formats, 0) == 0;
 	}
-	cfg->http.threads = 0; /* 0: one per core, at least 4 */
+	cfg->http.threads = 0; /* 0: one per core, at least 2 */
 	cfg->http.max_connections = TSSO_HTTP_MAX_CONNECTIONS;
 	cfg->http.connection_timeout = TSSO_HTTP_CONN_TIMEOUT;
 	cfg->http.max_per_ip = TSSO_HTTP_MAX_PER_IP;
+	cfg->http.shutdown_grace = TSSO_HTTP_SHUTDOWN_GRACE;
 	if (h != NULL) {
 		cfg_unknown_keys(c, h, "http", http_keys);
 		cfg_long(c, h, "http", "threads", 1, 256, &cfg->http.threads);
@@ -230,6 +231,7 @@ static void parse_misc(struct cfg_ctx *c, const json_t *root, struct tsso_config
 		cfg_long(c, h, "http", "connection_timeout", 1, 3600,
 		         &cfg->http.connection_timeout);
 		cfg_long(c, h, "http", "max_per_ip", 0, 65536, &cfg->http.max_per_ip);
+		cfg_long(c, h, "http", "shutdown_grace", 0, 3600, &cfg->http.shutdown_grace);
 	}
 }
 

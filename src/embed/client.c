@@ -145,6 +145,11 @@ void tsso_embed_client_free(struct tsso_embed_client *c)
 	free(c);
 }
 
+bool tsso_embed_mint_is_local(const struct tsso_embed_client *c)
+{
+	return c->t->embed.scheme == TSSO_EMBED_SIGNED_JWT && c->t->embed.token_url == NULL;
+}
+
 int tsso_embed_mint(struct tsso_embed_client *c, const struct tsso_identity *id, long long now,
                     struct tsso_embed_token *ret, struct tsso_err *err)
 {

@@ -68,6 +68,14 @@ static void unauthorized(const struct tsso_req *req, struct tsso_resp *resp, con
 	(void)tsso_resp_header(resp, "WWW-Authenticate", "Cookie realm=\"toucan-sso\"");
 }
 
+bool tsso_embed_token_local(const struct tsso_req *req)
+{
+	if (strcmp(req->method, "OPTIONS") == 0)
+		return true;
+	return tsso_store_is_local(req->rt->store) &&
+	       tsso_embed_mint_is_local(req->tenant->embed) && !req->tenant->cfg->refresh_tokens;
+}
+
 void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 {
 	struct tsso_session *s = NULL;

@@ -10,21 +10,21 @@
 #define GP (TSSO_M_GET | TSSO_M_POST)
 
 static const struct tsso_route routes[] = {
-	{"healthz", TSSO_ROUTE_ROOT, "/healthz", GH, tsso_handle_healthz},
-	{"readyz", TSSO_ROUTE_ROOT, "/readyz", GH, tsso_handle_readyz},
-	{"metrics", TSSO_ROUTE_ROOT, "/metrics", GH, tsso_handle_metrics},
-	{"jwks", TSSO_ROUTE_BASE, "/.well-known/jwks.json", GH, tsso_handle_jwks},
-	{"login_email", TSSO_ROUTE_BASE, "/login", GH, tsso_handle_login_email},
-	{"login", TSSO_ROUTE_TENANT, "/login", GH, tsso_handle_login},
-	{"callback", TSSO_ROUTE_TENANT, "/callback", GP, tsso_handle_callback},
-	{"embed_token", TSSO_ROUTE_TENANT, "/embed-token", GH | TSSO_M_OPTIONS,
-	 tsso_handle_embed_token},
-	{"embed_js", TSSO_ROUTE_TENANT, "/embed.js", GH, tsso_handle_embed_js},
-	{"logout", TSSO_ROUTE_TENANT, "/logout", GP, tsso_handle_logout},
-	{"backchannel_logout", TSSO_ROUTE_TENANT, "/backchannel-logout", TSSO_M_POST,
-	 tsso_handle_backchannel_logout},
-	{"frontchannel_logout", TSSO_ROUTE_TENANT, "/frontchannel-logout", GH,
-	 tsso_handle_frontchannel_logout},
+    {"healthz", TSSO_ROUTE_ROOT, "/healthz", GH, tsso_handle_healthz, tsso_local_always},
+    {"readyz", TSSO_ROUTE_ROOT, "/readyz", GH, tsso_handle_readyz, NULL},
+    {"metrics", TSSO_ROUTE_ROOT, "/metrics", GH, tsso_handle_metrics, tsso_local_always},
+    {"jwks", TSSO_ROUTE_BASE, "/.well-known/jwks.json", GH, tsso_handle_jwks, tsso_local_always},
+    {"login_email", TSSO_ROUTE_BASE, "/login", GH, tsso_handle_login_email, NULL},
+    {"login", TSSO_ROUTE_TENANT, "/login", GH, tsso_handle_login, tsso_login_local},
+    {"callback", TSSO_ROUTE_TENANT, "/callback", GP, tsso_handle_callback, NULL},
+    {"embed_token", TSSO_ROUTE_TENANT, "/embed-token", GH | TSSO_M_OPTIONS, tsso_handle_embed_token,
+     tsso_embed_token_local},
+    {"embed_js", TSSO_ROUTE_TENANT, "/embed.js", GH, tsso_handle_embed_js, tsso_local_always},
+    {"logout", TSSO_ROUTE_TENANT, "/logout", GP, tsso_handle_logout, NULL},
+    {"backchannel_logout", TSSO_ROUTE_TENANT, "/backchannel-logout", TSSO_M_POST,
+     tsso_handle_backchannel_logout, NULL},
+    {"frontchannel_logout", TSSO_ROUTE_TENANT, "/frontchannel-logout", GH,
+     tsso_handle_frontchannel_logout, NULL},
 };
 
 unsigned tsso_route_method_bit(const char *m)

@@ -1,11 +1,19 @@
 /*
- * The HTTP front: libmicrohttpd with one thread per connection, so a handler
- * blocked on one tenant's slow IdP never stalls another connection. Requests
- * are bounded (URL, headers, parameters, cookies, body) before any handler
- * runs, then dispatched through the route table. Only this file sees MHD.
+ * The HTTP front: libmicrohttpd, event-driven (epoll) on a few threads, one
+ * per core by default. A request whose handler never waits on the network
+ * (the route's `local` predicate: a cached embed token, a login start with
+ * fresh IdP metadata, health and metrics) is answered on the event thread.
+ * Any other (a callback's token call, PAR, Redis, Toucan's API) runs on a
+ * worker thread while its connection is suspended, so a slow IdP or Redis
+ * never stalls another connection; workers are started on demand, at most
+ * one per allowed connection, and leave after a while idle. Requests are
+ * bounded (URL, headers, parameters, cookies, body) before any handler runs,
+ * then dispatched through the route table. Only this file sees MHD.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -28,8 +37,27 @@
 #include "tsso/routes.h"
 #include "tsso/server.h"
 
+struct conn_state;
+
+/* Workers for handlers that may wait on the network: a queue of suspended
+ * connections' requests, threads started on demand up to max. */
+struct workq {
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv; /* a job was queued, or stopping */
+	pthread_cond_t done_cv; /* jobs or threads reached zero */
+	struct conn_state *head, *tail;
+	unsigned threads, idle, max;
+	unsigned jobs; /* queued or running, until their connection is resumed */
+	bool stopping;
+};
+
+#define WORKER_IDLE_S     10                /* an idle worker leaves after this */
+#define STOP_FLUSH_MS     2000              /* at stop, for answers still being sent */
+#define WORKER_STACK_SIZE ((size_t)1 << 20) /* as the event threads */
+
 struct tsso_server {
 	struct MHD_Daemon *d;
+	struct workq wq;
 	struct tsso_app *app;
 	atomic_uint inflight;
 	unsigned short port;
@@ -64,7 +92,10 @@ static void request_id(struct tsso_server *s, char out[REQUEST_ID_LEN + 1])
 	tsso_b64url_encode_to(out, raw, sizeof(raw));
 }
 
-/* Per-request state kept across MHD's calls while a body arrives. */
+enum job_state { JOB_NONE, JOB_QUEUED, JOB_DONE };
+
+/* Per-request state kept across MHD's calls while a body arrives, and while
+ * the handler runs on a worker (the request and response live here). */
 struct conn_state {
 	struct tsso_buf body;
 	char *raw_uri; /* as received, for strict query parsing; NULL when over the limit */
@@ -72,6 +103,17 @@ struct conn_state {
 	bool started;
 	bool too_large;
 	bool counted;
+	bool prepared; /* req and resp hold data to free */
+	enum job_state job;
+	struct conn_state *next; /* in the work queue */
+	struct MHD_Connection *conn;
+	const struct tsso_route *route;
+	const char *route_name;
+	struct tsso_req req;
+	struct tsso_resp resp;
+	char tenant_buf[TSSO_TENANT_ID_MAX + 2];
+	char addr[64];
+	char rid[REQUEST_ID_LEN + 1];
 };
 
 /* Answers decided before routing (limits): short bodies that reflect no input. */
@@ -252,117 +294,279 @@ static int parse_query(const char *raw_uri, struct tsso_req *req, struct tsso_er
 	return n == 0 ? 0 : tsso_form_parse(q, n, &req->query, err);
 }
 
-static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c, const char *url,
-                                const char *method, struct conn_state *st)
+enum prep { PREP_RUN, PREP_ANSWER, PREP_DROP };
+
+/* Everything before the handler: limits, parsing, routing, the tenant. */
+static enum prep prepare(struct tsso_server *s, struct MHD_Connection *c, const char *url,
+                         const char *method, struct conn_state *st)
 {
-	struct tsso_req req = {0};
-	struct tsso_resp resp = {0};
+	struct tsso_req *req = &st->req;
+	struct tsso_resp *resp = &st->resp;
 	const struct tsso_route *route;
-	const char *allow = NULL, *route_name = "unknown";
-	char tenant_buf[TSSO_TENANT_ID_MAX + 2], addr[64], status_s[8], ms[32];
-	char rid[REQUEST_ID_LEN + 1];
+	const char *allow = NULL;
 	int status = 404;
-	enum MHD_Result ret = MHD_NO;
 	struct tsso_err err = {0};
 
-	tsso_buf_init(&resp.body, 4 * 1024 * 1024);
-	req.method = method;
-	req.path = url;
-	req.start = st->start;
-	req.app = s->app;
-	request_id(s, rid);
-	req.request_id = rid;
-	client_addr(c, addr, sizeof(addr));
-	req.remote_addr = addr;
-	req.rt = tsso_app_acquire(s->app);
+	st->prepared = true;
+	st->route_name = "unknown";
+	tsso_buf_init(&resp->body, 4 * 1024 * 1024);
+	req->method = method;
+	req->path = url;
+	req->start = st->start;
+	req->app = s->app;
+	request_id(s, st->rid);
+	req->request_id = st->rid;
+	client_addr(c, st->addr, sizeof(st->addr));
+	req->remote_addr = st->addr;
+	req->rt = tsso_app_acquire(s->app);
 
-	if (!collect_values(c, MHD_HEADER_KIND, &req.headers, TSSO_HTTP_MAX_HEADER_COUNT,
+	if (!collect_values(c, MHD_HEADER_KIND, &req->headers, TSSO_HTTP_MAX_HEADER_COUNT,
 	                    TSSO_HTTP_MAX_HEADER)) {
-		tsso_resp_error(&req, &resp, 431, "http.headers_too_large", "Request too large",
+		tsso_resp_error(req, resp, 431, "http.headers_too_large", "Request too large",
 		                "The request carries too many or too large headers.");
-		goto answer;
+		return PREP_ANSWER;
 	}
 	/* The query is parsed strictly from the raw request target (MHD's own
 	 * argument decoding is lenient): bad escapes, NUL, invalid UTF-8 refused. */
-	if (parse_query(st->raw_uri, &req, &err) < 0) {
+	if (parse_query(st->raw_uri, req, &err) < 0) {
 		bool many = strcmp(tsso_err_reason(&err), "form.too_many") == 0 ||
 		            strcmp(tsso_err_reason(&err), "form.too_large") == 0;
 
-		tsso_resp_error(&req, &resp, many ? 414 : 400,
+		tsso_resp_error(req, resp, many ? 414 : 400,
 		                many ? "http.query_too_large" : "http.bad_query",
 		                many ? "Request too large" : "Bad request",
 		                many ? "The address has too many or too long parameters."
 		                     : "The address has malformed parameters.");
-		goto answer;
+		return PREP_ANSWER;
 	}
-	req.query_dup = tsso_kvlist_first_dup(&req.query) != NULL;
-	for (size_t i = 0; i < req.headers.n; i++)
-		if (strcasecmp(req.headers.v[i].key, "Cookie") == 0 &&
-		    tsso_cookie_parse(req.headers.v[i].value, &req.cookies, &err) < 0)
-			goto out;
-	req.content_type = tsso_req_header(&req, "Content-Type");
+	req->query_dup = tsso_kvlist_first_dup(&req->query) != NULL;
+	for (size_t i = 0; i < req->headers.n; i++)
+		if (strcasecmp(req->headers.v[i].key, "Cookie") == 0 &&
+		    tsso_cookie_parse(req->headers.v[i].value, &req->cookies, &err) < 0)
+			return PREP_DROP;
+	req->content_type = tsso_req_header(req, "Content-Type");
 	if (st->body.len > 0) {
-		req.body = st->body.ptr;
-		req.body_len = st->body.len;
+		req->body = st->body.ptr;
+		req->body_len = st->body.len;
 	}
-	if (strcmp(method, "POST") == 0 && is_form_content(req.content_type) && req.body != NULL &&
-	    parse_form(&req, &err) < 0) {
-		tsso_resp_error(&req, &resp, 400, err.reason ? err.reason : "http.bad_form",
+	if (strcmp(method, "POST") == 0 && is_form_content(req->content_type) &&
+	    req->body != NULL && parse_form(req, &err) < 0) {
+		tsso_resp_error(req, resp, 400, err.reason ? err.reason : "http.bad_form",
 		                "Bad request", "The form data could not be read.");
-		goto answer;
+		return PREP_ANSWER;
 	}
 
-	route = tsso_route_match(req.rt->cfg->base_path, url, method, tenant_buf,
-	                         sizeof(tenant_buf), &req.route_path, &status, &allow);
+	route = tsso_route_match(req->rt->cfg->base_path, url, method, st->tenant_buf,
+	                         sizeof(st->tenant_buf), &req->route_path, &status, &allow);
 	if (route == NULL) {
 		if (status == 405) {
-			route_name = "method_not_allowed";
-			tsso_resp_error(&req, &resp, 405, "http.method_not_allowed",
+			st->route_name = "method_not_allowed";
+			tsso_resp_error(req, resp, 405, "http.method_not_allowed",
 			                "Method not allowed",
 			                "This address does not accept that method.");
 			if (allow != NULL)
-				(void)tsso_resp_header(&resp, "Allow", allow);
+				(void)tsso_resp_header(resp, "Allow", allow);
 		} else {
-			tsso_resp_error(&req, &resp, 404, "http.not_found", "Not found",
+			tsso_resp_error(req, resp, 404, "http.not_found", "Not found",
 			                "There is nothing at this address.");
 		}
-		goto answer;
+		return PREP_ANSWER;
 	}
-	route_name = route->name;
+	st->route_name = route->name;
 	if (route->scope == TSSO_ROUTE_TENANT) {
-		req.tenant = tsso_runtime_tenant(req.rt, tenant_buf);
-		if (req.tenant == NULL) {
-			tsso_resp_error(&req, &resp, 404, "tenant.unknown", "Unknown organisation",
+		req->tenant = tsso_runtime_tenant(req->rt, st->tenant_buf);
+		if (req->tenant == NULL) {
+			tsso_resp_error(req, resp, 404, "tenant.unknown", "Unknown organisation",
 			                "This sign-in address does not belong to a configured "
 			                "organisation. Check the link you followed.");
-			goto answer;
+			return PREP_ANSWER;
 		}
-		req.tenant_id = req.tenant->cfg->id;
+		req->tenant_id = req->tenant->cfg->id;
 	}
-	route->handler(&req, &resp);
-	if (resp.status == 0)
-		tsso_resp_error(&req, &resp, 500, "http.no_answer", "Internal error",
+	st->route = route;
+	return PREP_RUN;
+}
+
+static void run_handler(struct conn_state *st)
+{
+	st->route->handler(&st->req, &st->resp);
+	if (st->resp.status == 0)
+		tsso_resp_error(&st->req, &st->resp, 500, "http.no_answer", "Internal error",
 		                "The server could not answer this request.");
-answer:
-	ret = send_resp(c, &req, &resp);
+}
+
+static void release(struct conn_state *st)
+{
+	if (!st->prepared)
+		return;
+	st->prepared = false;
+	tsso_runtime_release(st->req.rt);
+	req_free(&st->req);
+	resp_free(&st->resp);
+}
+
+/* Send the answer (on the connection's event thread), log, count, free. */
+static enum MHD_Result finish(struct tsso_server *s, struct MHD_Connection *c, const char *method,
+                              struct conn_state *st)
+{
+	struct tsso_req *req = &st->req;
+	struct tsso_resp *resp = &st->resp;
+	char status_s[8], ms[32];
+	enum MHD_Result ret = send_resp(c, req, resp);
+
 	/* Formatting the line costs more than the rest of a cached answer:
 	 * only when the level lets it through. */
-	if (tsso_log_enabled(resp.status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO)) {
-		snprintf(status_s, sizeof(status_s), "%d", resp.status);
+	if (tsso_log_enabled(resp->status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO)) {
+		snprintf(status_s, sizeof(status_s), "%d", resp->status);
 		snprintf(ms, sizeof(ms), "%.3f", (tsso_now_mono() - st->start) * 1000.0);
-		tsso_log(resp.status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO, "http.request",
-		         "request_id", req.request_id, "method", method, "route", route_name,
-		         "tenant", req.tenant_id, "status", status_s, "ms", ms, "reason",
-		         resp.reason, "remote", addr, NULL);
+		tsso_log(resp->status >= 500 ? TSSO_LOG_WARN : TSSO_LOG_INFO, "http.request",
+		         "request_id", req->request_id, "method", method, "route", st->route_name,
+		         "tenant", req->tenant_id, "status", status_s, "ms", ms, "reason",
+		         resp->reason, "remote", st->addr, NULL);
 	}
-	tsso_metrics_request(s->app->metrics, route_name, resp.status, tsso_now_mono() - st->start);
-	if (resp.reason != NULL && resp.status >= 400 && resp.status != 404 && resp.status != 405)
-		tsso_metrics_refusal(s->app->metrics, req.tenant_id, resp.reason);
-out:
-	tsso_runtime_release(req.rt);
-	req_free(&req);
-	resp_free(&resp);
+	tsso_metrics_request(s->app->metrics, st->route_name, resp->status,
+	                     tsso_now_mono() - st->start);
+	if (resp->reason != NULL && resp->status >= 400 && resp->status != 404 &&
+	    resp->status != 405)
+		tsso_metrics_refusal(s->app->metrics, req->tenant_id, resp->reason);
+	release(st);
 	return ret;
+}
+
+static int workq_init(struct workq *q, unsigned max)
+{
+	memset(q, 0, sizeof(*q));
+	q->max = max > 0 ? max : 1;
+	if (pthread_mutex_init(&q->mu, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&q->work_cv, NULL) != 0) {
+		pthread_mutex_destroy(&q->mu);
+		return -1;
+	}
+	if (pthread_cond_init(&q->done_cv, NULL) != 0) {
+		pthread_cond_destroy(&q->work_cv);
+		pthread_mutex_destroy(&q->mu);
+		return -1;
+	}
+	return 0;
+}
+
+static void workq_destroy(struct workq *q)
+{
+	pthread_cond_destroy(&q->done_cv);
+	pthread_cond_destroy(&q->work_cv);
+	pthread_mutex_destroy(&q->mu);
+}
+
+static void *worker_main(void *arg)
+{
+	struct workq *q = arg;
+	struct conn_state *st;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		if (q->head == NULL && !q->stopping) {
+			struct timespec until;
+			int rc;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += WORKER_IDLE_S;
+			q->idle++;
+			rc = pthread_cond_timedwait(&q->work_cv, &q->mu, &until);
+			q->idle--;
+			if (rc == ETIMEDOUT && q->head == NULL)
+				break;
+			continue;
+		}
+		if (q->head == NULL)
+			break; /* stopping */
+		st = q->head;
+		q->head = st->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->mu);
+		run_handler(st);
+		st->job = JOB_DONE;
+		/* MHD calls on_request again on the event thread, which sends. */
+		MHD_resume_connection(st->conn);
+		pthread_mutex_lock(&q->mu);
+		if (--q->jobs == 0)
+			pthread_cond_broadcast(&q->done_cv);
+	}
+	if (--q->threads == 0)
+		pthread_cond_broadcast(&q->done_cv);
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* Hand the request to a worker and suspend its connection; false when no
+ * worker can run it (no thread could be started): the caller runs it. */
+static bool offload(struct tsso_server *s, struct MHD_Connection *c, struct conn_state *st)
+{
+	struct workq *q = &s->wq;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->stopping) {
+		pthread_mutex_unlock(&q->mu);
+		return false;
+	}
+	if (q->idle == 0 && q->threads < q->max) {
+		pthread_attr_t attr;
+		pthread_t t;
+		bool ok = pthread_attr_init(&attr) == 0;
+
+		if (ok) {
+			(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			(void)pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+			ok = pthread_create(&t, &attr, worker_main, q) == 0;
+			pthread_attr_destroy(&attr);
+		}
+		if (ok)
+			q->threads++;
+		else
+			tsso_log(TSSO_LOG_WARN, "http.worker_failed", "detail",
+			         "cannot start a worker thread", NULL);
+	}
+	if (q->threads == 0) {
+		pthread_mutex_unlock(&q->mu);
+		return false;
+	}
+	st->conn = c;
+	st->job = JOB_QUEUED;
+	st->next = NULL;
+	MHD_suspend_connection(c);
+	if (q->tail != NULL)
+		q->tail->next = st;
+	else
+		q->head = st;
+	q->tail = st;
+	q->jobs++;
+	pthread_cond_signal(&q->work_cv);
+	pthread_mutex_unlock(&q->mu);
+	return true;
+}
+
+static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c, const char *url,
+                                const char *method, struct conn_state *st)
+{
+	if (st->job == JOB_DONE)
+		return finish(s, c, method, st);
+	if (st->job == JOB_QUEUED)
+		return MHD_YES; /* not expected: MHD does not call a suspended connection */
+	switch (prepare(s, c, url, method, st)) {
+	case PREP_DROP:
+		release(st);
+		return MHD_NO;
+	case PREP_ANSWER:
+		return finish(s, c, method, st);
+	case PREP_RUN:
+		break;
+	}
+	if ((st->route->local != NULL && st->route->local(&st->req)) || !offload(s, c, st)) {
+		run_handler(st);
+		return finish(s, c, method, st);
+	}
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -432,6 +636,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (st == NULL)
 		return;
+	release(st); /* answered by no one: the connection closed, or the server stops */
 	if (st->counted)
 		atomic_fetch_sub(&s->inflight, 1);
 	tsso_buf_free_secure(&st->body);
@@ -459,8 +664,10 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	struct addrinfo *ai = NULL;
 	struct tsso_server *s = NULL;
 	char port[8];
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads;
 	const union MHD_DaemonInfo *info;
 	int gai;
 
@@ -475,6 +682,12 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	if (s == NULL)
 		goto fail;
 	s->app = app;
+	if (workq_init(&s->wq, (unsigned)cfg->http.max_connections) < 0) {
+		free(s);
+		s = NULL;
+		tsso_err_set(err, "server.listen", "cannot create the worker queue");
+		goto fail;
+	}
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->rid_next, 0);
 	if (tsso_rand_bytes(&s->rid_seed, sizeof(s->rid_seed)) < 0 ||
@@ -484,15 +697,22 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* Event threads: http.threads, else one per core (at least 2). */
+	threads = cfg->http.threads > 0 ? (unsigned)cfg->http.threads
+	          : cores > 2           ? (unsigned)(cores > 64 ? 64 : cores)
+	                                : 2;
+	if (threads > (unsigned)cfg->http.max_connections)
+		threads = (unsigned)cfg->http.max_connections;
 	s->d = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http.max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http.max_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http.connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(TSSO_HTTP_MAX_HEADERS_SIZE * 2),
-	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	    MHD_OPTION_THREAD_STACK_SIZE, WORKER_STACK_SIZE, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    MHD_OPTION_END);
 	if (s->d == NULL) {
 		tsso_err_set(err, "server.listen",
 		             "cannot listen on %s:%u (in use, or not allowed)", cfg->listen_host,
@@ -507,6 +727,8 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 fail:
 	if (ai)
 		freeaddrinfo(ai);
+	if (s != NULL)
+		workq_destroy(&s->wq);
 	free(s);
 	tsso_runtime_release(rt);
 	return NULL;
@@ -535,9 +757,34 @@ unsigned short tsso_server_port(const struct tsso_server *s)
 
 void tsso_server_stop(struct tsso_server *s)
 {
+	struct workq *q;
+
 	if (s == NULL)
 		return;
+	q = &s->wq;
+	/* MHD must not stop with a connection suspended: let the jobs finish
+	 * (each is bounded by its own outbound timeouts) and resume theirs. */
+	pthread_mutex_lock(&q->mu);
+	if (q->jobs > 0)
+		tsso_log(TSSO_LOG_WARN, "server.stop_wait", "detail",
+		         "waiting for requests still calling out", NULL);
+	while (q->jobs > 0)
+		pthread_cond_wait(&q->done_cv, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+	/* Their answers go out on the event threads: a short, bounded wait. */
+	for (int i = 0; i < STOP_FLUSH_MS / 10 && atomic_load(&s->inflight) > 0; i++) {
+		const struct timespec pause = {0, 10 * 1000 * 1000};
+
+		nanosleep(&pause, NULL);
+	}
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
+	pthread_mutex_lock(&q->mu);
+	q->stopping = true;
+	pthread_cond_broadcast(&q->work_cv);
+	while (q->threads > 0)
+		pthread_cond_wait(&q->done_cv, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+	workq_destroy(q);
 	free(s);
 }

@@ -147,6 +147,20 @@ void tsso_idp_status(struct tsso_idp *idp, long long now, struct tsso_idp_status
 	*ret = s;
 }
 
+bool tsso_idp_begin_is_local(struct tsso_idp *idp, long long now, long margin_s)
+{
+	const struct tsso_tenant_cfg *c = idp->cfg;
+	bool local;
+
+	pthread_mutex_lock(&idp->mu);
+	local = idp->meta != NULL && now - idp->meta->fetched_at < TSSO_META_REFRESH_S - margin_s &&
+	        c->par != TSSO_PAR_REQUIRED &&
+	        !(idp->meta->par_endpoint != NULL &&
+	          (c->par != TSSO_PAR_NEVER || idp->meta->require_par));
+	pthread_mutex_unlock(&idp->mu);
+	return local;
+}
+
 int tsso_idp_refresh_metadata(struct tsso_idp *idp, long long now, bool force, struct tsso_err *err)
 {
 	struct oidc_meta *m = NULL;

@@ -258,6 +258,11 @@ void tsso_store_free(struct tsso_store *st)
 	free(st);
 }
 
+bool tsso_store_is_local(const struct tsso_store *st)
+{
+	return st->redis == NULL;
+}
+
 const char *tsso_store_name(const struct tsso_store *st)
 {
 	return st->ops->name;

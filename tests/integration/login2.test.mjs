@@ -440,6 +440,41 @@ test('a hung IdP does not slow another tenant; /readyz names the failing tenant'
   }
 });
 
+test('SIGTERM while requests wait on a hung IdP: the daemon lets them end, then exits 0', async () => {
+  // Those requests run on worker threads with their connections suspended;
+  // the server must not close under them (libmicrohttpd aborts the process
+  // when stopped with a suspended connection).
+  const d = await startDaemon({
+    generateKeys: true,
+    // A grace shorter than the outbound timeout: the drain gives up while
+    // the requests still wait, and the stop must wait for them.
+    main: { http: { shutdown_grace: 1 } },
+    files: { 'secrets/client.secret': `${SECRET}\n` },
+    tenants: {
+      hung: {
+        issuer: `http://127.0.0.1:${hung.address().port}`, client_id: 'x', client_secret_file: '../secrets/client.secret', embed: EMBED,
+      },
+    },
+  });
+  const t0 = Date.now();
+  const reqs = [0, 1].map(() => request(`${d.url}/hung/login`, { timeoutMs: 30000 })
+    .then((r) => r, (e) => ({ error: e })));
+  await new Promise((r) => { setTimeout(r, 300); });
+  const health = await request(`${d.url}/healthz`);
+  assert.equal(health.status, 200, 'event threads answer while workers wait');
+  await d.proc.stop(25000);
+  assert.equal(d.proc.signal, null, `exited by itself, not killed or aborted (${d.proc.signal})`);
+  assert.equal(d.proc.exitCode, 0);
+  assert.ok(Date.now() - t0 < 20000, `bounded by the outbound timeout: ${Date.now() - t0} ms`);
+  for (const r of await Promise.all(reqs)) {
+    assert.ok(!r.error, `answered before the exit, not cut off (${r.error})`);
+    assert.equal(r.status, 503, r.body?.slice(0, 200));
+  }
+  const events = d.logs().map((l) => l.event);
+  assert.ok(events.includes('server.drain_timeout'), `the 1 s grace ran out with the requests still waiting: ${events.join(' ')}`);
+  assert.ok(events.includes('server.stop_wait'), 'the stop waited for them');
+});
+
 // --- 7. browser-side refusals -------------------------------------------------
 
 test('callback without state: state.missing', async () => {

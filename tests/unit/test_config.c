@@ -180,6 +180,14 @@ static void test_main_refusals(void **state)
 	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{}}",
 	     "session.secret_file: is required"},
 	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
+	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"secret_file\":"
+	     "\"secrets/s.key\"},\"http\":{\"shutdown_grace\":3601}}",
+	     "http.shutdown_grace: must be between 0 and 3600"},
+	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
+	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"secret_file\":"
+	     "\"secrets/s.key\"},\"http\":{\"threads\":0}}",
+	     "http.threads: must be between 1 and 256"},
+	    {"{\"mode\":\"production\",\"listen\":\"127.0.0.1:8080\",\"public_url\":"
 	     "\"https://a.example\",\"tenants_dir\":\"tenants.d\",\"session\":{\"store\":\"redis\","
 	     "\"secret_file\":\"secrets/s.key\"}}",
 	     "session.redis_url: is required"},
