@@ -47,7 +47,8 @@ struct workq {
 	pthread_cond_t done_cv; /* jobs or threads reached zero */
 	struct conn_state *head, *tail;
 	unsigned threads, idle, max;
-	unsigned jobs; /* queued or running, until their connection is resumed */
+	unsigned queued; /* in the queue, not yet taken by a worker */
+	unsigned jobs;   /* queued or running, until their connection is resumed */
 	bool stopping;
 };
 
@@ -484,6 +485,7 @@ static void *worker_main(void *arg)
 		q->head = st->next;
 		if (q->head == NULL)
 			q->tail = NULL;
+		q->queued--;
 		pthread_mutex_unlock(&q->mu);
 		run_handler(st);
 		st->job = JOB_DONE;
@@ -510,7 +512,11 @@ static bool offload(struct tsso_server *s, struct MHD_Connection *c, struct conn
 		pthread_mutex_unlock(&q->mu);
 		return false;
 	}
-	if (q->idle == 0 && q->threads < q->max) {
+	/* A worker for every job not yet taken: `idle` still counts a worker
+	 * that was signalled but has not run yet, and each of those takes one
+	 * queued job. Comparing with the queue (not just idle == 0) keeps a
+	 * second job from waiting behind the first one's slow IdP. */
+	if (q->queued + 1 > q->idle && q->threads < q->max) {
 		pthread_attr_t attr;
 		pthread_t t;
 		bool ok = pthread_attr_init(&attr) == 0;
@@ -540,6 +546,7 @@ static bool offload(struct tsso_server *s, struct MHD_Connection *c, struct conn
 	else
 		q->head = st;
 	q->tail = st;
+	q->queued++;
 	q->jobs++;
 	pthread_cond_signal(&q->work_cv);
 	pthread_mutex_unlock(&q->mu);
