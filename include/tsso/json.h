@@ -43,4 +43,9 @@ json_t *tsso_json_parse(const char *text, size_t len, struct tsso_err *err);
  * Shared with the session-record reader (tsso/jsonflat.h). */
 long tsso_json_unicode_escape(const unsigned char *p, const unsigned char *end, size_t *ret_used);
 
+/* The byte one of RFC 8259 §7's short escapes stands for, c being the
+ * character after the backslash (\" \\ \/ \b \f \n \r \t); -1 for any other
+ * (\u included: see tsso_json_unicode_escape). Shared with tsso/jsonflat.h. */
+int tsso_json_short_escape(unsigned char c);
+
 #endif

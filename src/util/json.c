@@ -129,6 +129,28 @@ long tsso_json_unicode_escape(const unsigned char *p, const unsigned char *end, 
 	return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
 }
 
+int tsso_json_short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '/':
+		return c;
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	default:
+		return -1;
+	}
+}
+
 /* Second pass over a string known to be valid and to hold escapes: decode
  * it into out (at least as long as the source, as no escape grows). */
 static size_t unescape(const unsigned char *p, const unsigned char *q, unsigned char *out)
@@ -143,31 +165,12 @@ static size_t unescape(const unsigned char *p, const unsigned char *q, unsigned 
 			continue;
 		}
 		p++;
-		switch (*p) {
-		case 'b':
-			*o++ = '\b';
-			break;
-		case 'f':
-			*o++ = '\f';
-			break;
-		case 'n':
-			*o++ = '\n';
-			break;
-		case 'r':
-			*o++ = '\r';
-			break;
-		case 't':
-			*o++ = '\t';
-			break;
-		case 'u':
+		if (*p == 'u') {
 			o += tsso_utf8_put(o, (unsigned long)tsso_json_unicode_escape(p, q, &used));
 			p += used;
 			continue;
-		default: /* '"', '\\', '/' */
-			*o++ = *p;
-			break;
 		}
-		p++;
+		*o++ = (unsigned char)tsso_json_short_escape(*p++);
 	}
 	return (size_t)(o - out);
 }
@@ -209,25 +212,15 @@ static int read_string(struct reader *r, struct jstr *ret, bool use_scratch)
 				fail(r, p, "json.malformed", "unterminated string");
 				return -1;
 			}
-			switch (p[1]) {
-			case '"':
-			case '\\':
-			case '/':
-			case 'b':
-			case 'f':
-			case 'n':
-			case 'r':
-			case 't':
-				p += 2;
-				break;
-			case 'u':
+			if (p[1] == 'u') {
 				if (tsso_json_unicode_escape(p + 1, r->end, &n) < 0) {
 					fail(r, p, "json.malformed", "invalid \\u escape");
 					return -1;
 				}
 				p += 1 + n;
-				break;
-			default:
+			} else if (tsso_json_short_escape(p[1]) >= 0) {
+				p += 2;
+			} else {
 				fail(r, p, "json.malformed", "invalid escape");
 				return -1;
 			}

@@ -96,28 +96,7 @@ static int parse_string(struct flat *f, char **ret, size_t *ret_len)
 			continue;
 		}
 		f->p++;
-		switch (*f->p) {
-		case '"':
-		case '\\':
-		case '/':
-			*o++ = *f->p++;
-			break;
-		case 'b':
-			*o++ = '\b', f->p++;
-			break;
-		case 'f':
-			*o++ = '\f', f->p++;
-			break;
-		case 'n':
-			*o++ = '\n', f->p++;
-			break;
-		case 'r':
-			*o++ = '\r', f->p++;
-			break;
-		case 't':
-			*o++ = '\t', f->p++;
-			break;
-		case 'u': {
+		if (*f->p == 'u') {
 			size_t used = 0;
 			long cp = tsso_json_unicode_escape((const unsigned char *)f->p,
 			                                   (const unsigned char *)f->end, &used);
@@ -127,10 +106,13 @@ static int parse_string(struct flat *f, char **ret, size_t *ret_len)
 			f->p += used;
 			/* A 6- or 12-character escape never decodes to more bytes. */
 			o += tsso_utf8_put((unsigned char *)o, (unsigned long)cp);
-			break;
-		}
-		default:
-			goto fail;
+		} else {
+			int e = tsso_json_short_escape((unsigned char)*f->p);
+
+			if (e < 0)
+				goto fail;
+			*o++ = (char)e;
+			f->p++;
 		}
 	}
 	f->p++;
