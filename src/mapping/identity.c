@@ -138,6 +138,21 @@ json_t *tsso_identity_embed_context(const struct tsso_identity *id, const char *
 	                 copy_or(id->attributes, json_object));
 }
 
+/* key: v, or an empty object / array when v is NULL (as copy_or above). */
+static void member_or_empty(struct tsso_jsonw *w, const char *key, const json_t *v, bool object)
+{
+	tsso_jsonw_key(w, key);
+	if (v != NULL)
+		tsso_jsonw_value(w, v);
+	else if (object) {
+		tsso_jsonw_obj_begin(w);
+		tsso_jsonw_obj_end(w);
+	} else {
+		tsso_jsonw_arr_begin(w);
+		tsso_jsonw_arr_end(w);
+	}
+}
+
 int tsso_identity_embed_context_write(const struct tsso_identity *id, const char *default_workspace,
                                       struct tsso_jsonw *w)
 {
@@ -158,27 +173,9 @@ int tsso_identity_embed_context_write(const struct tsso_identity *id, const char
 	tsso_jsonw_arr_begin(w);
 	tsso_jsonw_str(w, id->admin ? ROLE_ADMIN : ROLE_USER);
 	tsso_jsonw_arr_end(w);
-	tsso_jsonw_key(w, "privileges");
-	if (id->privileges != NULL) {
-		tsso_jsonw_value(w, id->privileges);
-	} else {
-		tsso_jsonw_obj_begin(w);
-		tsso_jsonw_obj_end(w);
-	}
-	tsso_jsonw_key(w, "groups");
-	if (id->groups != NULL) {
-		tsso_jsonw_value(w, id->groups);
-	} else {
-		tsso_jsonw_arr_begin(w);
-		tsso_jsonw_arr_end(w);
-	}
-	tsso_jsonw_key(w, "attributes");
-	if (id->attributes != NULL) {
-		tsso_jsonw_value(w, id->attributes);
-	} else {
-		tsso_jsonw_obj_begin(w);
-		tsso_jsonw_obj_end(w);
-	}
+	member_or_empty(w, "privileges", id->privileges, true);
+	member_or_empty(w, "groups", id->groups, false);
+	member_or_empty(w, "attributes", id->attributes, true);
 	tsso_jsonw_obj_end(w);
 	return 0;
 }
