@@ -3,6 +3,8 @@
 #ifndef TSSO_SERVER_H
 #define TSSO_SERVER_H
 
+#include <stdbool.h>
+
 #include "tsso/common.h"
 #include "tsso/err.h"
 
@@ -15,6 +17,9 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 void tsso_server_quiesce(struct tsso_server *s);
 /* Requests currently being handled. */
 unsigned tsso_server_inflight(const struct tsso_server *s);
+/* Wait until no request is being handled, at most ms milliseconds (polled
+ * every 10 ms); false when some still are. */
+bool tsso_server_wait_idle(const struct tsso_server *s, long ms);
 /* The port actually bound (for listen ":0" in tests). */
 unsigned short tsso_server_port(const struct tsso_server *s);
 /* Close every connection and free. Accepts NULL. */

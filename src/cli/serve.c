@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
@@ -56,17 +55,10 @@ static void reload(struct tsso_app *app)
 
 static void drain(struct tsso_app *app, struct tsso_server *srv, long grace_s)
 {
-	struct timespec pause = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
-	long waited = 0;
-
 	atomic_store(&app->draining, true);
 	tsso_server_quiesce(srv);
 	/* Bounded: in-flight requests get http.shutdown_grace seconds. */
-	while (tsso_server_inflight(srv) > 0 && waited < grace_s * 20) {
-		nanosleep(&pause, NULL);
-		waited++;
-	}
-	if (tsso_server_inflight(srv) > 0)
+	if (!tsso_server_wait_idle(srv, grace_s * 1000))
 		tsso_log(TSSO_LOG_WARN, "server.drain_timeout", "detail",
 		         "requests still in flight at the end of the grace period", NULL);
 }

@@ -757,6 +757,18 @@ unsigned tsso_server_inflight(const struct tsso_server *s)
 	return s ? atomic_load(&((struct tsso_server *)s)->inflight) : 0;
 }
 
+bool tsso_server_wait_idle(const struct tsso_server *s, long ms)
+{
+	const struct timespec pause = {0, 10 * 1000 * 1000};
+
+	for (long waited = 0; tsso_server_inflight(s) > 0; waited += 10) {
+		if (waited >= ms)
+			return false;
+		nanosleep(&pause, NULL);
+	}
+	return true;
+}
+
 unsigned short tsso_server_port(const struct tsso_server *s)
 {
 	return s ? s->port : 0;
@@ -779,11 +791,7 @@ void tsso_server_stop(struct tsso_server *s)
 		pthread_cond_wait(&q->done_cv, &q->mu);
 	pthread_mutex_unlock(&q->mu);
 	/* Their answers go out on the event threads: a short, bounded wait. */
-	for (int i = 0; i < STOP_FLUSH_MS / 10 && atomic_load(&s->inflight) > 0; i++) {
-		const struct timespec pause = {0, 10 * 1000 * 1000};
-
-		nanosleep(&pause, NULL);
-	}
+	(void)tsso_server_wait_idle(s, STOP_FLUSH_MS);
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
 	pthread_mutex_lock(&q->mu);
