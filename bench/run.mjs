@@ -253,6 +253,7 @@ async function startOurs(op, pki, caFile, tag) {
     session: { store: 'cookie', secret_file: 'secrets/session.key', inactivity_timeout: 1800, max_duration: 28800 },
     embed: { keys_dir: 'keys', alg: 'ES256', ttl: 300 },
     log: { level: 'warn', format: 'json' },
+    ...(process.env.TSSO_BENCH_THREADS ? { http: { threads: Number(process.env.TSSO_BENCH_THREADS) } } : {}),
   };
   fs.writeFileSync(path.join(dir, 'toucan-sso.json'), JSON.stringify(main, null, 2), { mode: 0o600 });
   fs.writeFileSync(path.join(dir, 'tenants.d', 'acme.json'), JSON.stringify({

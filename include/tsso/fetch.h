@@ -59,6 +59,50 @@ int tsso_fetch(struct tsso_fetcher *f, const struct tsso_fetch_req *req,
                struct tsso_fetch_resp *ret, struct tsso_err *err) TSSO_WUR;
 void tsso_fetch_resp_free(struct tsso_fetch_resp *resp);
 
+/*
+ * Asynchronous calls, for an event thread (src/http/server.c). A call is
+ * prepared like tsso_fetch's but never waits for a pool slot (fetch.busy at
+ * once); the thread's loop drives it; its outcome is read as tsso_fetch
+ * returns it. The request's body must stay valid until the op is freed.
+ */
+struct tsso_fetch_op;
+struct tsso_fetch_loop;
+
+struct tsso_fetch_op *tsso_fetch_op_new(struct tsso_fetcher *f, const struct tsso_fetch_req *req,
+                                        struct tsso_err *err) TSSO_WUR;
+/* Once the loop reported it done; call once. */
+int tsso_fetch_op_result(struct tsso_fetch_op *op, struct tsso_fetch_resp *ret,
+                         struct tsso_err *err) TSSO_WUR;
+/* Not while the op is in a loop. */
+void tsso_fetch_op_free(struct tsso_fetch_op *op);
+
+/* A loop belongs to one thread. Its descriptor becomes readable when one of
+ * its connections is ready; tsso_fetch_loop_timeout is when it must run
+ * anyway (ms, -1 never); tsso_fetch_loop_run drives the calls and reports
+ * each one finished to done(user) (then removed from the loop). */
+struct tsso_fetch_loop *tsso_fetch_loop_new(struct tsso_err *err) TSSO_WUR;
+void tsso_fetch_loop_free(struct tsso_fetch_loop *l);
+int tsso_fetch_loop_fd(const struct tsso_fetch_loop *l);
+long tsso_fetch_loop_timeout(const struct tsso_fetch_loop *l);
+size_t tsso_fetch_loop_pending(const struct tsso_fetch_loop *l);
+int tsso_fetch_loop_add(struct tsso_fetch_loop *l, struct tsso_fetch_op *op, void *user,
+                        struct tsso_err *err) TSSO_WUR;
+unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user));
+
+/*
+ * Work that must not wait on the network (an event thread finishing a
+ * request) runs between tsso_fetch_forbid(true) and (false). Meanwhile every
+ * call fails at once with fetch.would_block, and code that would fetch after
+ * bookkeeping or a lock asks tsso_fetch_would_block() first; both record the
+ * refusal, and tsso_fetch_refused() then tells the caller to redo the work
+ * where it may wait. tsso_fetch_forbidden() only asks (for optional
+ * refreshes, skipped).
+ */
+void tsso_fetch_forbid(bool on);
+bool tsso_fetch_would_block(void);
+bool tsso_fetch_forbidden(void);
+bool tsso_fetch_refused(void);
+
 /* Number of new TLS/TCP connections this fetcher has opened (for /metrics
  * and the benchmark's "connections per login"). */
 unsigned long tsso_fetcher_connects(const struct tsso_fetcher *f);

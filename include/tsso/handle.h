@@ -13,6 +13,8 @@ bool tsso_local_always(const struct tsso_req *req);
 /* A login start: the IdP's metadata is cached and not due for refresh, and
  * no PAR request is needed. */
 bool tsso_login_local(const struct tsso_req *req);
+/* Its start needs no network (see callback.c): begin on an event thread. */
+bool tsso_callback_local(const struct tsso_req *req);
 /* embed-token: a local session store (cookie without Redis, memory), a
  * locally signed token (signed_jwt without the exchange), no refresh tokens;
  * and every CORS preflight. */

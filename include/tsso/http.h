@@ -28,6 +28,25 @@ struct tsso_kvlist {
 	size_t n;
 };
 
+struct tsso_req;
+struct tsso_resp;
+struct tsso_fetch_op;
+struct tsso_fetch_loop;
+
+/* The rest of a deferred handler. may_block false: it runs on the event
+ * thread and must not wait on the network; it returns false, having answered
+ * nothing, when it would (tsso_fetch_refused), and is then run again on a
+ * worker with may_block true. True: it answered. */
+typedef bool (*tsso_cont_fn)(struct tsso_req *req, struct tsso_resp *resp, void *ctx,
+                             bool may_block);
+
+struct tsso_defer {
+	struct tsso_fetch_op *op; /* the call for the loop, or NULL: straight to a worker */
+	tsso_cont_fn cont;
+	void *ctx; /* owned: freed with ctx_free when the request ends */
+	void (*ctx_free)(void *ctx);
+};
+
 struct tsso_req {
 	const char *method;     /* "GET", "POST", ... */
 	const char *path;       /* decoded path, as received */
@@ -47,6 +66,10 @@ struct tsso_req {
 	struct tsso_runtime *rt; /* borrowed, the configuration this request runs on */
 	struct tsso_tenant *tenant; /* borrowed, set for tenant routes (exists) */
 	double start;               /* monotonic seconds */
+	/* Set by the server on an event thread, NULL elsewhere: the handler may
+	 * then leave one outbound call to this thread's loop (tsso_req_defer). */
+	struct tsso_fetch_loop *loop;
+	struct tsso_defer defer;
 };
 
 /* Borrowed value of the first parameter/header/cookie with that name, or
@@ -93,5 +116,13 @@ void tsso_resp_error(const struct tsso_req *req, struct tsso_resp *resp, int sta
                      const char *reason, const char *title, const char *detail);
 
 typedef void (*tsso_handler_fn)(struct tsso_req *req, struct tsso_resp *resp);
+
+/* From a handler on an event thread (req->loop set), instead of answering:
+ * the server suspends the connection, runs op (when not NULL) on the
+ * thread's loop, then cont(req, resp, ctx, false) there, or cont(..., true)
+ * on a worker. ctx is freed with ctx_free when the request ends, op with it
+ * (the continuation's ctx owns it). */
+void tsso_req_defer(struct tsso_req *req, struct tsso_fetch_op *op, tsso_cont_fn cont, void *ctx,
+                    void (*ctx_free)(void *ctx));
 
 #endif

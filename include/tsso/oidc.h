@@ -134,6 +134,27 @@ int tsso_idp_finish(struct tsso_idp *idp, const struct tsso_login_state *ls,
                     const struct tsso_oidc_param *params, size_t n_params, long long now,
                     struct tsso_oidc_result *ret, struct tsso_err *err) TSSO_WUR;
 
+/* tsso_idp_finish in two steps, for an event thread that leaves the token
+ * call to its loop: begin checks the authorization response and prepares
+ * the call (ls must outlive the exchange); the call is made either by the
+ * loop (tsso_idp_exchange_op, then _outcome once it finished) or by end
+ * itself; end checks the token response and the ID token. end may be run
+ * again after a run refused the network (tsso_fetch_forbid). */
+struct tsso_idp_exchange;
+struct tsso_fetch_op;
+int tsso_idp_exchange_begin(struct tsso_idp *idp, const struct tsso_login_state *ls,
+                            const struct tsso_oidc_param *params, size_t n_params, long long now,
+                            struct tsso_idp_exchange **ret, struct tsso_err *err) TSSO_WUR;
+struct tsso_fetch_op *tsso_idp_exchange_op(struct tsso_idp_exchange *x,
+                                           struct tsso_err *err) TSSO_WUR;
+void tsso_idp_exchange_outcome(struct tsso_idp_exchange *x, struct tsso_fetch_op *op);
+int tsso_idp_exchange_end(struct tsso_idp_exchange *x, long long now, struct tsso_oidc_result *ret,
+                          struct tsso_err *err) TSSO_WUR;
+void tsso_idp_exchange_free(struct tsso_idp_exchange *x);
+/* True when a callback's work up to the token call needs no network
+ * (metadata fresh for margin_s more seconds). */
+bool tsso_idp_meta_fresh(struct tsso_idp *idp, long long now, long margin_s);
+
 /* The same with the parameters as the HTTP layer parsed them (tsso_req's
  * query, or form for form_post), repeats included. */
 int tsso_idp_finish_kv(struct tsso_idp *idp, const struct tsso_login_state *ls,

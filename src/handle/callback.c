@@ -12,6 +12,7 @@
 #include "handle_int.h"
 #include "login_state.h"
 #include "tsso/crypto.h"
+#include "tsso/fetch.h"
 #include "tsso/handle.h"
 #include "tsso/identity.h"
 #include "tsso/limits.h"
@@ -113,8 +114,7 @@ static json_t *claim_from_answer(const json_t *answer, const char *claim)
 	if (!json_is_array(v))
 		return NULL;
 	list = json_array();
-	json_array_foreach(v, i, e)
-	{
+	json_array_foreach (v, i, e) {
 		json_t *id = json_is_object(e) ? json_object_get(e, "id") : e;
 
 		if (list == NULL || !json_is_string(id) || json_array_append(list, id) != 0) {
@@ -197,11 +197,33 @@ static void end_previous(const struct tsso_req *req)
 	tsso_buf_free(&scratch.body);
 }
 
-void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
+/* A callback between its token call and its answer. */
+struct cb_ctx {
+	struct tsso_login_state *ls;
+	struct tsso_idp_exchange *x;
+	struct tsso_fetch_op *op; /* the token call on the event thread's loop */
+};
+
+static void cb_ctx_free(void *p)
 {
+	struct cb_ctx *c = p;
+
+	if (c == NULL)
+		return;
+	tsso_fetch_op_free(c->op);
+	tsso_idp_exchange_free(c->x);
+	tsso_login_state_free(c->ls);
+	free(c);
+}
+
+/* Everything after the token call: the token response and ID token checks,
+ * mapping, the new session, the answer. On an event thread (!may_block) the
+ * network is refused: UserInfo, distributed claims or a JWKS refetch send
+ * the whole step to a worker, which runs it again from the same outcome. */
+static bool callback_finish(struct tsso_req *req, struct tsso_resp *resp, void *ctx, bool may_block)
+{
+	struct cb_ctx *c = ctx;
 	const struct tsso_tenant *t = req->tenant;
-	const struct tsso_kvlist *pl = strcmp(req->method, "POST") == 0 ? &req->form : &req->query;
-	struct tsso_oidc_param params[TSSO_HTTP_MAX_PARAMS];
 	struct tsso_oidc_result res = {0};
 	struct tsso_mapping_refusal why = {0};
 	struct claims_ctx cc = {.idp = t->idp};
@@ -213,21 +235,18 @@ void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
 	};
 	struct tsso_identity *id = NULL;
 	struct tsso_session *s = NULL;
-	struct tsso_login_state *ls = NULL;
 	struct tsso_err err = {0};
 	char *cookie = NULL;
 	const char *dest;
-	size_t n_params;
+	bool answered = true;
 
-	ls = take_state(req, resp, &err);
-	if (ls == NULL)
-		goto refuse;
-	/* The parsers stop at TSSO_HTTP_MAX_PARAMS; never pass more than we copied. */
-	for (n_params = 0; n_params < pl->n && n_params < TSSO_HTTP_MAX_PARAMS; n_params++) {
-		params[n_params].name = pl->v[n_params].key;
-		params[n_params].value = pl->v[n_params].value;
+	if (c->op != NULL) {
+		tsso_idp_exchange_outcome(c->x, c->op);
+		tsso_fetch_op_free(c->op);
+		c->op = NULL;
 	}
-	if (tsso_idp_finish(t->idp, ls, params, n_params, hdl_now(), &res, &err) < 0)
+	tsso_fetch_forbid(!may_block);
+	if (tsso_idp_exchange_end(c->x, hdl_now(), &res, &err) < 0)
 		goto refuse;
 	cc.access_token = res.access_token;
 	if (tsso_mapping_apply(t->mapping, res.claims, res.userinfo, &mopts, &id, &why) < 0) {
@@ -256,16 +275,79 @@ void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
 	}
 	tsso_log(TSSO_LOG_INFO, "login.ok", "request_id", req->request_id, "tenant", req->tenant_id,
 	         "sub", res.sub, "username", id->username, NULL);
-	dest = ls->return_to ? ls->return_to : t->cfg->default_return_to;
+	dest = c->ls->return_to ? c->ls->return_to : t->cfg->default_return_to;
 	/* After a form_post, 303 makes the browser GET the destination. */
 	tsso_resp_redirect(resp, strcmp(req->method, "POST") == 0 ? 303 : 302, dest);
 	goto out;
 refuse:
-	hdl_login_refused(req, resp, &err);
+	if (!may_block && tsso_fetch_refused())
+		answered = false; /* for a worker: nothing answered, nothing kept */
+	else
+		hdl_login_refused(req, resp, &err);
 out:
+	tsso_fetch_forbid(false);
 	tsso_free_secret(cookie);
 	tsso_session_free(s);
 	tsso_identity_free(id);
 	tsso_oidc_result_free(&res);
+	return answered;
+}
+
+/* The callback up to the token call never waits on the network when the
+ * store is local and the IdP's metadata fresh (a margin for the time the
+ * request takes): it then starts on an event thread. */
+#define CALLBACK_LOCAL_MARGIN_S 5
+
+bool tsso_callback_local(const struct tsso_req *req)
+{
+	return tsso_store_is_local(req->rt->store) &&
+	       tsso_idp_meta_fresh(req->tenant->idp, hdl_now(), CALLBACK_LOCAL_MARGIN_S);
+}
+
+void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
+{
+	const struct tsso_tenant *t = req->tenant;
+	const struct tsso_kvlist *pl = strcmp(req->method, "POST") == 0 ? &req->form : &req->query;
+	struct tsso_oidc_param params[TSSO_HTTP_MAX_PARAMS];
+	struct tsso_login_state *ls = NULL;
+	struct tsso_idp_exchange *x = NULL;
+	struct tsso_err err = {0};
+	struct cb_ctx *c = NULL;
+	size_t n_params;
+
+	ls = take_state(req, resp, &err);
+	if (ls == NULL)
+		goto refuse;
+	/* The parsers stop at TSSO_HTTP_MAX_PARAMS; never pass more than we copied. */
+	for (n_params = 0; n_params < pl->n && n_params < TSSO_HTTP_MAX_PARAMS; n_params++) {
+		params[n_params].name = pl->v[n_params].key;
+		params[n_params].value = pl->v[n_params].value;
+	}
+	if (tsso_idp_exchange_begin(t->idp, ls, params, n_params, hdl_now(), &x, &err) < 0)
+		goto refuse;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		tsso_err_set(&err, "oidc.internal", "out of memory");
+		goto refuse;
+	}
+	c->ls = ls;
+	c->x = x;
+	ls = NULL;
+	x = NULL;
+	if (req->loop != NULL) {
+		/* On an event thread: the token call goes to its loop. Without a
+		 * free outbound slot, everything from the call on goes to a worker. */
+		struct tsso_err busy = {0};
+
+		c->op = tsso_idp_exchange_op(c->x, &busy);
+		tsso_req_defer(req, c->op, callback_finish, c, cb_ctx_free);
+		return;
+	}
+	(void)callback_finish(req, resp, c, true);
+	cb_ctx_free(c);
+	return;
+refuse:
+	hdl_login_refused(req, resp, &err);
+	tsso_idp_exchange_free(x);
 	tsso_login_state_free(ls);
 }

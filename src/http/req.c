@@ -24,6 +24,15 @@ static size_t kv_count(const struct tsso_kvlist *l, const char *name)
 	return n;
 }
 
+void tsso_req_defer(struct tsso_req *req, struct tsso_fetch_op *op, tsso_cont_fn cont, void *ctx,
+                    void (*ctx_free)(void *ctx))
+{
+	req->defer.op = op;
+	req->defer.cont = cont;
+	req->defer.ctx = ctx;
+	req->defer.ctx_free = ctx_free;
+}
+
 const char *tsso_req_query(const struct tsso_req *req, const char *name)
 {
 	return kv_get(&req->query, name, false);

@@ -16,7 +16,7 @@ static const struct tsso_route routes[] = {
     {"jwks", TSSO_ROUTE_BASE, "/.well-known/jwks.json", GH, tsso_handle_jwks, tsso_local_always},
     {"login_email", TSSO_ROUTE_BASE, "/login", GH, tsso_handle_login_email, NULL},
     {"login", TSSO_ROUTE_TENANT, "/login", GH, tsso_handle_login, tsso_login_local},
-    {"callback", TSSO_ROUTE_TENANT, "/callback", GP, tsso_handle_callback, NULL},
+    {"callback", TSSO_ROUTE_TENANT, "/callback", GP, tsso_handle_callback, tsso_callback_local},
     {"embed_token", TSSO_ROUTE_TENANT, "/embed-token", GH | TSSO_M_OPTIONS, tsso_handle_embed_token,
      tsso_embed_token_local},
     {"embed_js", TSSO_ROUTE_TENANT, "/embed.js", GH, tsso_handle_embed_js, tsso_local_always},

@@ -1,18 +1,24 @@
 /*
- * The HTTP front: libmicrohttpd, event-driven (epoll) on a few threads, one
- * per core by default. A request whose handler never waits on the network
- * (the route's `local` predicate: a cached embed token, a login start with
- * fresh IdP metadata, health and metrics) is answered on the event thread.
- * Any other (a callback's token call, PAR, Redis, Toucan's API) runs on a
- * worker thread while its connection is suspended, so a slow IdP or Redis
- * never stalls another connection; workers are started on demand, at most
- * one per allowed connection, and leave after a while idle. Requests are
- * bounded (URL, headers, parameters, cookies, body) before any handler runs,
- * then dispatched through the route table. Only this file sees MHD.
+ * The HTTP front: libmicrohttpd, event-driven (epoll) on a few event threads,
+ * one per core by default. Each event thread runs its own MHD daemon on the
+ * shared listening socket, and an outbound loop (tsso_fetch_loop) in the
+ * same epoll wait. A request whose handler never waits on the network (the
+ * route's `local` predicate: a cached embed token, a login start or callback
+ * with fresh IdP metadata, health and metrics) is answered on the event
+ * thread; a callback leaves its token call to the thread's outbound loop and
+ * finishes on the same thread when the answer is in (tsso_req_defer). Any
+ * other request (PAR, Redis, Toucan's API, a callback that needs UserInfo)
+ * runs on a worker thread while its connection is suspended, so a slow IdP
+ * or Redis never stalls another connection; workers are started on demand,
+ * at most one per allowed connection, and leave after a while idle. Requests
+ * are bounded (URL, headers, parameters, cookies, body) before any handler
+ * runs, then dispatched through the route table. Only this file sees MHD.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -20,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +38,7 @@
 #include "tsso/b64.h"
 #include "tsso/cookie.h"
 #include "tsso/crypto.h"
+#include "tsso/fetch.h"
 #include "tsso/form.h"
 #include "tsso/limits.h"
 #include "tsso/log.h"
@@ -56,8 +65,42 @@ struct workq {
 #define STOP_FLUSH_MS     2000              /* at stop, for answers still being sent */
 #define WORKER_STACK_SIZE ((size_t)1 << 20) /* as the event threads */
 
-struct tsso_server {
+/* The per-address connection limit, shared by the event threads' daemons
+ * (each MHD daemon would count only its own). */
+#define IPL_BUCKETS 1024
+struct ip_count {
+	struct ip_count *next;
+	unsigned n;
+	unsigned char len;
+	unsigned char addr[16];
+};
+struct ip_limits {
+	pthread_mutex_t mu;
+	unsigned max; /* 0: no limit */
+	struct ip_count *b[IPL_BUCKETS];
+};
+
+/* One event thread: its daemon, its outbound loop, one epoll set for both. */
+struct evloop {
+	struct tsso_server *s;
+	pthread_t th;
+	bool running;
 	struct MHD_Daemon *d;
+	struct tsso_fetch_loop *fl;
+	int epfd;
+	int wake_fd; /* eventfd: stop or quiesce */
+	atomic_bool quiesce;
+};
+
+/* The event thread this code runs on, NULL elsewhere. */
+static _Thread_local struct evloop *cur_loop;
+
+struct tsso_server {
+	struct evloop *loops;
+	unsigned n_loops;
+	atomic_bool stop_loops;
+	atomic_uint quiesced;
+	struct ip_limits ipl;
 	struct workq wq;
 	struct tsso_app *app;
 	atomic_uint inflight;
@@ -93,7 +136,9 @@ static void request_id(struct tsso_server *s, char out[REQUEST_ID_LEN + 1])
 	tsso_b64url_encode_to(out, raw, sizeof(raw));
 }
 
-enum job_state { JOB_NONE, JOB_QUEUED, JOB_DONE };
+/* QUEUED: for a worker; LOOP: its outbound call on the event thread's loop;
+ * both with the connection suspended until DONE. */
+enum job_state { JOB_NONE, JOB_QUEUED, JOB_LOOP, JOB_DONE };
 
 /* Per-request state kept across MHD's calls while a body arrives, and while
  * the handler runs on a worker (the request and response live here). */
@@ -107,6 +152,8 @@ struct conn_state {
 	bool prepared; /* req and resp hold data to free */
 	enum job_state job;
 	struct conn_state *next; /* in the work queue */
+	struct tsso_server *server;
+	struct evloop *lp; /* the event thread whose daemon holds the connection */
 	struct MHD_Connection *conn;
 	const struct tsso_route *route;
 	const char *route_name;
@@ -388,19 +435,36 @@ static enum prep prepare(struct tsso_server *s, struct MHD_Connection *c, const 
 	return PREP_RUN;
 }
 
-static void run_handler(struct conn_state *st)
+static void ensure_answer(struct conn_state *st)
 {
-	st->route->handler(&st->req, &st->resp);
 	if (st->resp.status == 0)
 		tsso_resp_error(&st->req, &st->resp, 500, "http.no_answer", "Internal error",
 		                "The server could not answer this request.");
 }
 
+/* The handler, or the rest of a deferred one, where it may wait. */
+static void run_blocking(struct conn_state *st)
+{
+	struct tsso_defer *d = &st->req.defer;
+
+	st->req.loop = NULL;
+	if (d->cont != NULL)
+		(void)d->cont(&st->req, &st->resp, d->ctx, true);
+	else
+		st->route->handler(&st->req, &st->resp);
+	ensure_answer(st);
+}
+
 static void release(struct conn_state *st)
 {
+	struct tsso_defer *d = &st->req.defer;
+
 	if (!st->prepared)
 		return;
 	st->prepared = false;
+	if (d->ctx_free != NULL)
+		d->ctx_free(d->ctx);
+	memset(d, 0, sizeof(*d));
 	tsso_runtime_release(st->req.rt);
 	req_free(&st->req);
 	resp_free(&st->resp);
@@ -459,10 +523,13 @@ static void workq_destroy(struct workq *q)
 	pthread_mutex_destroy(&q->mu);
 }
 
+static void loop_wake(struct evloop *lp);
+
 static void *worker_main(void *arg)
 {
 	struct workq *q = arg;
 	struct conn_state *st;
+	struct evloop *lp;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -487,10 +554,14 @@ static void *worker_main(void *arg)
 			q->tail = NULL;
 		q->queued--;
 		pthread_mutex_unlock(&q->mu);
-		run_handler(st);
+		lp = st->lp;
+		run_blocking(st);
 		st->job = JOB_DONE;
-		/* MHD calls on_request again on the event thread, which sends. */
+		/* MHD calls on_request again on the event thread, which sends
+		 * (and may free st); MHD does not wake a daemon without its own
+		 * thread: we do. */
 		MHD_resume_connection(st->conn);
+		loop_wake(lp);
 		pthread_mutex_lock(&q->mu);
 		if (--q->jobs == 0)
 			pthread_cond_broadcast(&q->done_cv);
@@ -501,12 +572,12 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Hand the request to a worker and suspend its connection; false when no
- * worker can run it (no thread could be started): the caller runs it. */
-static bool offload(struct tsso_server *s, struct MHD_Connection *c, struct conn_state *st)
+/* Queue a request for a worker; false when no worker can run it (none could
+ * be started, or stopping): the caller runs it. With `c`, the connection is
+ * suspended here (before any worker can resume it) and counted as a job;
+ * without, it is already both (a deferred request coming from the loop). */
+static bool workq_push(struct workq *q, struct MHD_Connection *c, struct conn_state *st)
 {
-	struct workq *q = &s->wq;
-
 	pthread_mutex_lock(&q->mu);
 	if (q->stopping) {
 		pthread_mutex_unlock(&q->mu);
@@ -537,20 +608,72 @@ static bool offload(struct tsso_server *s, struct MHD_Connection *c, struct conn
 		pthread_mutex_unlock(&q->mu);
 		return false;
 	}
-	st->conn = c;
 	st->job = JOB_QUEUED;
 	st->next = NULL;
-	MHD_suspend_connection(c);
+	if (c != NULL) {
+		st->conn = c;
+		MHD_suspend_connection(c);
+		q->jobs++;
+	}
 	if (q->tail != NULL)
 		q->tail->next = st;
 	else
 		q->head = st;
 	q->tail = st;
 	q->queued++;
-	q->jobs++;
 	pthread_cond_signal(&q->work_cv);
 	pthread_mutex_unlock(&q->mu);
 	return true;
+}
+
+static void jobs_add(struct workq *q, int n)
+{
+	pthread_mutex_lock(&q->mu);
+	q->jobs = (unsigned)((int)q->jobs + n);
+	if (q->jobs == 0)
+		pthread_cond_broadcast(&q->done_cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* A deferred request's outbound call finished (on its event thread): the
+ * rest runs here if it needs no network, else on a worker. */
+static void on_call_done(void *user)
+{
+	struct conn_state *st = user;
+	struct tsso_server *s = st->server;
+	struct tsso_defer *d = &st->req.defer;
+
+	if (!d->cont(&st->req, &st->resp, d->ctx, false)) {
+		if (workq_push(&s->wq, NULL, st))
+			return;
+		run_blocking(st);
+	}
+	ensure_answer(st);
+	st->job = JOB_DONE;
+	MHD_resume_connection(st->conn);
+	jobs_add(&s->wq, -1);
+}
+
+/* After a handler on the event thread deferred: its call to the loop, or
+ * the rest to a worker, or (no worker) the rest here. */
+static enum MHD_Result start_deferred(struct tsso_server *s, struct MHD_Connection *c,
+                                      const char *method, struct conn_state *st)
+{
+	struct tsso_defer *d = &st->req.defer;
+	struct tsso_err err = {0};
+
+	if (d->op != NULL && tsso_fetch_loop_add(st->req.loop, d->op, st, &err) == 0) {
+		/* Nothing finishes before the loop runs: suspending now is safe. */
+		st->job = JOB_LOOP;
+		st->conn = c;
+		jobs_add(&s->wq, 1);
+		MHD_suspend_connection(c);
+		return MHD_YES;
+	}
+	if (workq_push(&s->wq, c, st))
+		return MHD_YES;
+	run_blocking(st);
+	return finish(s, c, method, st);
 }
 
 static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c, const char *url,
@@ -558,7 +681,7 @@ static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c,
 {
 	if (st->job == JOB_DONE)
 		return finish(s, c, method, st);
-	if (st->job == JOB_QUEUED)
+	if (st->job != JOB_NONE)
 		return MHD_YES; /* not expected: MHD does not call a suspended connection */
 	switch (prepare(s, c, url, method, st)) {
 	case PREP_DROP:
@@ -569,11 +692,18 @@ static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c,
 	case PREP_RUN:
 		break;
 	}
-	if ((st->route->local != NULL && st->route->local(&st->req)) || !offload(s, c, st)) {
-		run_handler(st);
+	if (st->route->local != NULL && st->route->local(&st->req)) {
+		st->req.loop = cur_loop != NULL ? cur_loop->fl : NULL;
+		st->route->handler(&st->req, &st->resp);
+		if (st->req.defer.cont != NULL)
+			return start_deferred(s, c, method, st);
+		ensure_answer(st);
 		return finish(s, c, method, st);
 	}
-	return MHD_YES;
+	if (workq_push(&s->wq, c, st))
+		return MHD_YES;
+	run_blocking(st);
+	return finish(s, c, method, st);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -591,6 +721,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		char *end = NULL;
 
 		st->started = true;
+		st->server = s;
+		st->lp = cur_loop;
 		st->start = tsso_now_mono();
 		atomic_fetch_add(&s->inflight, 1);
 		st->counted = true;
@@ -662,6 +794,284 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	tsso_log(TSSO_LOG_DEBUG, "http.server", "message", msg, NULL);
 }
 
+static size_t ip_key(const struct sockaddr *sa, unsigned char out[16])
+{
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 4;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+		/* An IPv4 client on a dual-stack socket is the same address. */
+		if (memcmp(a, mapped, 12) == 0) {
+			memcpy(out, a + 12, 4);
+			return 4;
+		}
+		memcpy(out, a, 16);
+		return 16;
+	}
+	return 0;
+}
+
+static struct ip_count **ip_slot(struct ip_limits *l, const unsigned char *k, size_t len)
+{
+	uint32_t h = 2166136261u;
+	struct ip_count **p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ k[i]) * 16777619u;
+	for (p = &l->b[h % IPL_BUCKETS]; *p != NULL; p = &(*p)->next)
+		if ((*p)->len == len && memcmp((*p)->addr, k, len) == 0)
+			break;
+	return p;
+}
+
+/* MHD's accept policy: refuse an address at its limit. Counting happens when
+ * the connection starts (on_connection), so a connection MHD drops between
+ * the two is never counted; two threads accepting from one address at the
+ * same instant may pass it by one each. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct ip_limits *l = cls;
+	unsigned char k[16];
+	size_t len = ip_key(addr, k);
+	struct ip_count **p;
+	bool ok;
+
+	(void)addrlen;
+	if (l->max == 0 || len == 0)
+		return MHD_YES;
+	pthread_mutex_lock(&l->mu);
+	p = ip_slot(l, k, len);
+	ok = *p == NULL || (*p)->n < l->max;
+	pthread_mutex_unlock(&l->mu);
+	if (!ok)
+		tsso_log(TSSO_LOG_DEBUG, "http.per_ip_limit", NULL);
+	return ok ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct ip_limits *l = cls;
+	const union MHD_ConnectionInfo *ci;
+	unsigned char k[16];
+	size_t len;
+	struct ip_count **p, *e;
+
+	if (l->max == 0)
+		return;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		len = ci != NULL ? ip_key(ci->client_addr, k) : 0;
+		if (len == 0)
+			return;
+		pthread_mutex_lock(&l->mu);
+		p = ip_slot(l, k, len);
+		if (*p == NULL && (*p = calloc(1, sizeof(**p))) != NULL) {
+			memcpy((*p)->addr, k, len);
+			(*p)->len = (unsigned char)len;
+		}
+		if (*p != NULL) {
+			(*p)->n++;
+			*socket_context = *p;
+		}
+		pthread_mutex_unlock(&l->mu);
+		return;
+	}
+	e = *socket_context;
+	if (e == NULL)
+		return;
+	*socket_context = NULL;
+	pthread_mutex_lock(&l->mu);
+	if (--e->n == 0) {
+		p = ip_slot(l, e->addr, e->len);
+		*p = e->next;
+		free(e);
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+enum { TAG_MHD = 1, TAG_CALLS, TAG_WAKE };
+
+static void *loop_main(void *arg)
+{
+	struct evloop *lp = arg;
+	struct tsso_server *s = lp->s;
+	struct epoll_event ev[4];
+
+	cur_loop = lp;
+	while (!atomic_load(&s->stop_loops)) {
+		MHD_UNSIGNED_LONG_LONG mt = 0;
+		long to = -1, ft = tsso_fetch_loop_timeout(lp->fl);
+		bool run_mhd = false, run_calls = false;
+		int n;
+
+		if (MHD_get_timeout(lp->d, &mt) == MHD_YES)
+			to = mt > 60000 ? 60000 : (long)mt;
+		if (ft >= 0 && (to < 0 || ft < to))
+			to = ft;
+		n = epoll_wait(lp->epfd, ev, 4, (int)to);
+		if (n == 0)
+			run_mhd = run_calls = true; /* a timeout is due */
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.u32 == TAG_MHD) {
+				run_mhd = true;
+			} else if (ev[i].data.u32 == TAG_CALLS) {
+				run_calls = true;
+			} else {
+				uint64_t v;
+
+				run_mhd = true; /* a worker resumed a connection, or a stop */
+				if (read(lp->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					tsso_log(TSSO_LOG_DEBUG, "server.wake", NULL);
+			}
+		}
+		if (atomic_exchange(&lp->quiesce, false)) {
+			MHD_socket fd = MHD_quiesce_daemon(lp->d);
+
+			if (fd != MHD_INVALID_SOCKET)
+				close(fd);
+			atomic_fetch_add(&s->quiesced, 1);
+		}
+		if (run_mhd)
+			MHD_run(lp->d);
+		/* Calls just added by handlers are started in the same turn. */
+		if ((run_calls || tsso_fetch_loop_timeout(lp->fl) == 0) &&
+		    tsso_fetch_loop_run(lp->fl, on_call_done) > 0)
+			MHD_run(lp->d);
+	}
+	cur_loop = NULL;
+	return NULL;
+}
+
+static void loop_wake(struct evloop *lp)
+{
+	uint64_t one = 1;
+
+	/* Fails only when the counter is full, i.e. a wake-up is pending anyway. */
+	if (lp->wake_fd >= 0 && write(lp->wake_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static int listen_socket(const struct addrinfo *ai, unsigned short *ret_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int one = 1;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (ai->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		close(fd);
+		return -1;
+	}
+	*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                                           : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+static void loops_stop(struct tsso_server *s)
+{
+	atomic_store(&s->stop_loops, true);
+	for (unsigned i = 0; i < s->n_loops; i++) {
+		struct evloop *lp = &s->loops[i];
+
+		if (lp->running) {
+			loop_wake(lp);
+			pthread_join(lp->th, NULL);
+			lp->running = false;
+		}
+	}
+	for (unsigned i = 0; i < s->n_loops; i++) {
+		struct evloop *lp = &s->loops[i];
+
+		if (lp->d != NULL)
+			MHD_stop_daemon(lp->d);
+		tsso_fetch_loop_free(lp->fl);
+		if (lp->epfd >= 0)
+			close(lp->epfd);
+		if (lp->wake_fd >= 0)
+			close(lp->wake_fd);
+	}
+	free(s->loops);
+	s->loops = NULL;
+	s->n_loops = 0;
+}
+
+static void ipl_free(struct ip_limits *l)
+{
+	for (size_t i = 0; i < IPL_BUCKETS; i++)
+		while (l->b[i] != NULL) {
+			struct ip_count *e = l->b[i];
+
+			l->b[i] = e->next;
+			free(e);
+		}
+	pthread_mutex_destroy(&l->mu);
+}
+
+/* One event thread: a daemon on a copy of the listening socket, an outbound
+ * loop, the epoll set that waits on both. */
+static int loop_open(struct tsso_server *s, struct evloop *lp, int listen_fd, unsigned flags,
+                     unsigned conn_limit, const struct tsso_config *cfg, struct tsso_err *err)
+{
+	const union MHD_DaemonInfo *info;
+	struct epoll_event ev = {.events = EPOLLIN};
+	pthread_attr_t attr;
+	int fd;
+
+	lp->s = s;
+	lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	lp->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	atomic_init(&lp->quiesce, false);
+	lp->fl = tsso_fetch_loop_new(err);
+	if (lp->epfd < 0 || lp->wake_fd < 0 || lp->fl == NULL)
+		return tsso_err_set(err, "server.listen", "cannot set up an event thread");
+	fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return tsso_err_set(err, "server.listen", "cannot share the listening socket");
+	lp->d = MHD_start_daemon(
+	    flags, 0, on_accept, &s->ipl, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http.connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(TSSO_HTTP_MAX_HEADERS_SIZE * 2),
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, &s->ipl, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+	if (lp->d == NULL) {
+		close(fd);
+		return tsso_err_set(err, "server.listen", "cannot start the HTTP server");
+	}
+	info = MHD_get_daemon_info(lp->d, MHD_DAEMON_INFO_EPOLL_FD);
+	ev.data.u32 = TAG_MHD;
+	if (info == NULL || epoll_ctl(lp->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) != 0)
+		return tsso_err_set(err, "server.listen", "cannot wait on the HTTP server");
+	ev.data.u32 = TAG_CALLS;
+	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, tsso_fetch_loop_fd(lp->fl), &ev) != 0)
+		return tsso_err_set(err, "server.listen", "cannot wait on outbound calls");
+	ev.data.u32 = TAG_WAKE;
+	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, lp->wake_fd, &ev) != 0)
+		return tsso_err_set(err, "server.listen", "cannot wait on outbound calls");
+	if (pthread_attr_init(&attr) != 0)
+		return tsso_err_set(err, "server.listen", "cannot start an event thread");
+	(void)pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+	lp->running = pthread_create(&lp->th, &attr, loop_main, lp) == 0;
+	pthread_attr_destroy(&attr);
+	if (!lp->running)
+		return tsso_err_set(err, "server.listen", "cannot start an event thread");
+	return 0;
+}
+
 struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err)
 {
 	struct tsso_runtime *rt = tsso_app_acquire(app);
@@ -671,12 +1081,10 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	struct addrinfo *ai = NULL;
 	struct tsso_server *s = NULL;
 	char port[8];
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads;
-	const union MHD_DaemonInfo *info;
-	int gai;
+	unsigned threads, max_conn = (unsigned)cfg->http.max_connections;
+	int listen_fd = -1, gai;
 
 	snprintf(port, sizeof(port), "%u", cfg->listen_port);
 	gai = getaddrinfo(cfg->listen_host, port, &hints, &ai);
@@ -689,14 +1097,24 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	if (s == NULL)
 		goto fail;
 	s->app = app;
-	if (workq_init(&s->wq, (unsigned)cfg->http.max_connections) < 0) {
+	if (workq_init(&s->wq, max_conn) < 0) {
 		free(s);
 		s = NULL;
 		tsso_err_set(err, "server.listen", "cannot create the worker queue");
 		goto fail;
 	}
+	if (pthread_mutex_init(&s->ipl.mu, NULL) != 0) {
+		workq_destroy(&s->wq);
+		free(s);
+		s = NULL;
+		tsso_err_set(err, "server.listen", "out of memory");
+		goto fail;
+	}
+	s->ipl.max = (unsigned)cfg->http.max_per_ip;
 	atomic_init(&s->inflight, 0);
 	atomic_init(&s->rid_next, 0);
+	atomic_init(&s->stop_loops, false);
+	atomic_init(&s->quiesced, 0);
 	if (tsso_rand_bytes(&s->rid_seed, sizeof(s->rid_seed)) < 0 ||
 	    tsso_rand_bytes(&s->rid_prefix, sizeof(s->rid_prefix)) < 0) {
 		tsso_err_set(err, "server.listen", "random generator failed");
@@ -704,38 +1122,47 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	/* Event threads: http.threads, else one per core (at least 2). */
-	threads = cfg->http.threads > 0 ? (unsigned)cfg->http.threads
-	          : cores > 2           ? (unsigned)(cores > 64 ? 64 : cores)
-	                                : 2;
-	if (threads > (unsigned)cfg->http.max_connections)
-		threads = (unsigned)cfg->http.max_connections;
-	s->d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http.max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http.max_per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http.connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(TSSO_HTTP_MAX_HEADERS_SIZE * 2),
-	    MHD_OPTION_THREAD_STACK_SIZE, WORKER_STACK_SIZE, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-	    MHD_OPTION_END);
-	if (s->d == NULL) {
+	listen_fd = listen_socket(ai, &s->port);
+	if (listen_fd < 0) {
 		tsso_err_set(err, "server.listen",
 		             "cannot listen on %s:%u (in use, or not allowed)", cfg->listen_host,
 		             cfg->listen_port);
 		goto fail;
 	}
-	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : cfg->listen_port;
+	/* Event threads: http.threads, else one per core (at least 2). */
+	threads = cfg->http.threads > 0 ? (unsigned)cfg->http.threads
+	          : cores > 2           ? (unsigned)(cores > 64 ? 64 : cores)
+	                                : 2;
+	if (threads > max_conn)
+		threads = max_conn;
+	s->loops = calloc(threads, sizeof(*s->loops));
+	if (s->loops == NULL) {
+		tsso_err_set(err, "server.listen", "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < threads; i++) {
+		s->loops[i].epfd = s->loops[i].wake_fd = -1;
+		s->n_loops++;
+		/* The connection limit is shared out as MHD's own pool does. */
+		if (loop_open(s, &s->loops[i], listen_fd, flags,
+		              max_conn / threads + (i < max_conn % threads ? 1u : 0u), cfg,
+		              err) != 0)
+			goto fail;
+	}
+	close(listen_fd);
 	freeaddrinfo(ai);
 	tsso_runtime_release(rt);
 	return s;
 fail:
+	if (listen_fd >= 0)
+		close(listen_fd);
 	if (ai)
 		freeaddrinfo(ai);
-	if (s != NULL)
+	if (s != NULL) {
+		loops_stop(s);
+		ipl_free(&s->ipl);
 		workq_destroy(&s->wq);
+	}
 	free(s);
 	tsso_runtime_release(rt);
 	return NULL;
@@ -743,13 +1170,17 @@ fail:
 
 void tsso_server_quiesce(struct tsso_server *s)
 {
-	MHD_socket fd;
+	const struct timespec pause = {0, 1000 * 1000};
 
-	if (s == NULL || s->d == NULL)
+	if (s == NULL)
 		return;
-	fd = MHD_quiesce_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	for (unsigned i = 0; i < s->n_loops; i++) {
+		atomic_store(&s->loops[i].quiesce, true);
+		loop_wake(&s->loops[i]);
+	}
+	/* Closed when this returns (a new connection is refused), or after 1 s. */
+	for (int i = 0; i < 1000 && atomic_load(&s->quiesced) < s->n_loops; i++)
+		nanosleep(&pause, NULL);
 }
 
 unsigned tsso_server_inflight(const struct tsso_server *s)
@@ -782,7 +1213,8 @@ void tsso_server_stop(struct tsso_server *s)
 		return;
 	q = &s->wq;
 	/* MHD must not stop with a connection suspended: let the jobs finish
-	 * (each is bounded by its own outbound timeouts) and resume theirs. */
+	 * (each is bounded by its own outbound timeouts; the event threads still
+	 * run the outbound loops) and resume theirs. */
 	pthread_mutex_lock(&q->mu);
 	if (q->jobs > 0)
 		tsso_log(TSSO_LOG_WARN, "server.stop_wait", "detail",
@@ -792,8 +1224,7 @@ void tsso_server_stop(struct tsso_server *s)
 	pthread_mutex_unlock(&q->mu);
 	/* Their answers go out on the event threads: a short, bounded wait. */
 	(void)tsso_server_wait_idle(s, STOP_FLUSH_MS);
-	if (s->d != NULL)
-		MHD_stop_daemon(s->d);
+	loops_stop(s);
 	pthread_mutex_lock(&q->mu);
 	q->stopping = true;
 	pthread_cond_broadcast(&q->work_cv);
@@ -801,5 +1232,6 @@ void tsso_server_stop(struct tsso_server *s)
 		pthread_cond_wait(&q->done_cv, &q->mu);
 	pthread_mutex_unlock(&q->mu);
 	workq_destroy(q);
+	ipl_free(&s->ipl);
 	free(s);
 }

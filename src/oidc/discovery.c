@@ -65,8 +65,7 @@ static int str_array(struct oidc_meta *m, const char *name, bool *ret_found, str
 		return 0;
 	if (!json_is_array(v) || json_array_size(v) > TSSO_META_MAX_LIST)
 		return tsso_err_set(err, "discovery.malformed", "metadata %s is not a list", name);
-	json_array_foreach(v, i, e)
-	{
+	json_array_foreach (v, i, e) {
 		if (!json_is_string(e))
 			return tsso_err_set(err, "discovery.malformed",
 			                    "metadata %s holds a non-string", name);
@@ -79,8 +78,7 @@ static bool array_has(const json_t *a, const char *s)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(a, i, e)
-	{
+	json_array_foreach (a, i, e) {
 		if (strcmp(json_string_value(e), s) == 0)
 			return true;
 	}
@@ -154,8 +152,7 @@ struct oidc_meta *oidc_meta_parse(const char *body, size_t len, const char *issu
 	if (e != NULL) {
 		json_t *a;
 
-		json_array_foreach(e, i, a)
-		{
+		json_array_foreach (e, i, a) {
 			const char *s = json_string_value(a);
 
 			if (oidc_list_has(known_algs, TSSO_ARRAY_LEN(known_algs), s) &&
@@ -199,6 +196,12 @@ int oidc_meta_fetch(struct tsso_idp *idp, long long now, struct tsso_err *err)
 		goto out;
 	}
 	req.url = url.ptr;
+	/* Before any bookkeeping: a refusal here is no failure of the IdP. */
+	if (tsso_fetch_would_block()) {
+		tsso_err_set(err, "fetch.would_block", "no metadata fetch on this thread");
+		tsso_buf_free(&url);
+		return -1;
+	}
 	idp->meta_last_attempt = now;
 	if (tsso_fetch(idp->fetcher, &req, &resp, &ferr) != 0) {
 		tsso_err_set(err, "discovery.unreachable", "metadata fetch failed (%s): %s",
@@ -253,7 +256,7 @@ int oidc_meta_get(struct tsso_idp *idp, long long now, struct oidc_meta **ret, s
 		/* Due for refresh: one caller tries (others keep the cached copy and
 		 * never wait); a failure is recorded for /readyz and the cached
 		 * copy is served until TSSO_META_MAX_STALE_S. */
-		if (pthread_mutex_trylock(&idp->fetch_mu) == 0) {
+		if (!tsso_fetch_forbidden() && pthread_mutex_trylock(&idp->fetch_mu) == 0) {
 			if (now - idp->meta_last_attempt >= TSSO_JWKS_REFETCH_MIN_S &&
 			    oidc_meta_fetch(idp, now, &ignored) == 0) {
 				oidc_meta_unref(m);
@@ -266,6 +269,8 @@ int oidc_meta_get(struct tsso_idp *idp, long long now, struct oidc_meta **ret, s
 	}
 	/* Nothing usable: fetch now (serialised with other fetches). */
 	oidc_meta_unref(m);
+	if (tsso_fetch_would_block())
+		return tsso_err_set(err, "fetch.would_block", "no metadata fetch on this thread");
 	pthread_mutex_lock(&idp->fetch_mu);
 	m = meta_current(idp);
 	if (m == NULL || now - m->fetched_at >= TSSO_META_MAX_STALE_S) {

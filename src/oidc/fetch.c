@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -29,8 +31,9 @@
  * share object guarded by one mutex per data kind.
  */
 
-#define FETCH_CA_CACHE_S    86400L
-#define FETCH_SYSTEM_CAPATH "/etc/ssl/certs"
+#define FETCH_CA_CACHE_S       86400L
+#define FETCH_SYSTEM_CAPATH    "/etc/ssl/certs"
+#define FETCH_LOOP_MAXCONNECTS 256
 
 struct tsso_fetcher {
 	CURLSH *share;
@@ -173,9 +176,10 @@ fail:
 	return NULL;
 }
 
-/* Wait for a free slot at most the connect timeout: a slow IdP fills only its
- * own fetcher's slots, so other tenants are never queued behind it. */
-static CURL *pool_acquire(struct tsso_fetcher *f, struct tsso_err *err)
+/* Wait for a free slot at most the connect timeout (not at all unless
+ * `wait`): a slow IdP fills only its own fetcher's slots, so other tenants
+ * are never queued behind it. */
+static CURL *pool_acquire(struct tsso_fetcher *f, bool wait, struct tsso_err *err)
 {
 	struct timespec deadline;
 	CURL *h = NULL;
@@ -189,8 +193,9 @@ static CURL *pool_acquire(struct tsso_fetcher *f, struct tsso_err *err)
 	}
 	pthread_mutex_lock(&f->pool_mu);
 	while (f->in_use >= f->max) {
-		if (pthread_cond_timedwait(&f->pool_cv, &f->pool_mu, &deadline) == ETIMEDOUT &&
-		    f->in_use >= f->max) {
+		if (!wait ||
+		    (pthread_cond_timedwait(&f->pool_cv, &f->pool_mu, &deadline) == ETIMEDOUT &&
+		     f->in_use >= f->max)) {
 			pthread_mutex_unlock(&f->pool_mu);
 			tsso_err_set(err, "fetch.busy", "too many calls in flight to this peer");
 			return NULL;
@@ -372,56 +377,115 @@ static int map_error(CURLcode c, const struct fetch_sink *sink, const char *errb
 	}
 }
 
-int tsso_fetch(struct tsso_fetcher *f, const struct tsso_fetch_req *req,
-               struct tsso_fetch_resp *ret, struct tsso_err *err)
+/* One call's handle and the memory it points into, from set-up to result. */
+struct tsso_fetch_op {
+	struct tsso_fetcher *f;
+	CURL *h;
+	struct curl_slist *hdrs;
+	struct fetch_sink sink;
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode code;
+	bool done;
+	void *user; /* for the loop's done callback */
+};
+
+/* Network refused on this thread (an event thread finishing a request): see
+ * tsso_fetch_forbid. */
+static _Thread_local bool forbid_here;
+static _Thread_local bool refused_here;
+
+void tsso_fetch_forbid(bool on)
 {
-	struct curl_slist *hdrs = NULL, *tmp;
-	struct fetch_sink sink = {0};
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURL *h = NULL;
+	forbid_here = on;
+	refused_here = false;
+}
+
+bool tsso_fetch_would_block(void)
+{
+	if (forbid_here)
+		refused_here = true;
+	return forbid_here;
+}
+
+bool tsso_fetch_forbidden(void)
+{
+	return forbid_here;
+}
+
+bool tsso_fetch_refused(void)
+{
+	return refused_here;
+}
+
+static void op_release(struct tsso_fetch_op *op)
+{
+	if (op->h != NULL) {
+		/* Drop pointers to this call's memory before the handle is reused. */
+		curl_easy_setopt(op->h, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(op->h, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(op->h, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(op->h, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(op->h, CURLOPT_PRIVATE, NULL);
+		pool_release(op->f, op->h);
+		op->h = NULL;
+	}
+	curl_slist_free_all(op->hdrs);
+	op->hdrs = NULL;
+	tsso_buf_free_secure(&op->sink.body);
+}
+
+/* Everything before the transfer; `wait` for a pool slot or not. */
+static int op_setup(struct tsso_fetcher *f, const struct tsso_fetch_req *req, bool wait,
+                    struct tsso_fetch_op *op, struct tsso_err *err)
+{
+	struct curl_slist *tmp;
 	bool http = false;
+
+	op->f = f;
+	if (req == NULL || req->url == NULL || req->method == NULL ||
+	    (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0))
+		return tsso_err_set(err, "fetch.init", "bad request description");
+	if (tsso_fetch_would_block())
+		return tsso_err_set(err, "fetch.would_block", "no outbound call on this thread");
+	if (check_url(f, req->url, &http, err) != 0)
+		return -1;
+	/* Expect: 100-continue costs a round trip for nothing on small bodies. */
+	op->hdrs = curl_slist_append(NULL, "Expect:");
+	for (size_t i = 0; op->hdrs != NULL && req->headers != NULL && req->headers[i] != NULL;
+	     i++) {
+		tmp = curl_slist_append(op->hdrs, req->headers[i]);
+		if (tmp == NULL) {
+			curl_slist_free_all(op->hdrs);
+			op->hdrs = NULL;
+		}
+		op->hdrs = tmp;
+	}
+	if (op->hdrs == NULL)
+		return tsso_err_set(err, "fetch.init", "out of memory");
+	op->h = pool_acquire(f, wait, err);
+	if (op->h == NULL)
+		return -1;
+	if (setup_handle(f, op->h, req, http, op->hdrs, &op->sink, op->errbuf) != 0 ||
+	    curl_easy_setopt(op->h, CURLOPT_PRIVATE, op) != CURLE_OK)
+		return tsso_err_set(err, "fetch.init", "cannot configure the HTTP client");
+	return 0;
+}
+
+/* The outcome of a finished transfer (op->code set). */
+static int op_collect(struct tsso_fetch_op *op, struct tsso_fetch_resp *ret, struct tsso_err *err)
+{
+	CURL *h = op->h;
 	long status = 0, conns = 0;
 	curl_off_t retry = -1;
 	char *ct = NULL, *body = NULL;
 	size_t body_len = 0;
-	CURLcode c;
-	int rc = -1;
 
-	if (req == NULL || req->url == NULL || req->method == NULL ||
-	    (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0))
-		return tsso_err_set(err, "fetch.init", "bad request description");
-	if (check_url(f, req->url, &http, err) != 0)
-		return -1;
-	/* Expect: 100-continue costs a round trip for nothing on small bodies. */
-	hdrs = curl_slist_append(NULL, "Expect:");
-	for (size_t i = 0; hdrs != NULL && req->headers != NULL && req->headers[i] != NULL; i++) {
-		tmp = curl_slist_append(hdrs, req->headers[i]);
-		if (tmp == NULL) {
-			curl_slist_free_all(hdrs);
-			hdrs = NULL;
-		}
-		hdrs = tmp;
-	}
-	if (hdrs == NULL)
-		return tsso_err_set(err, "fetch.init", "out of memory");
-	h = pool_acquire(f, err);
-	if (h == NULL)
-		goto out;
-	if (setup_handle(f, h, req, http, hdrs, &sink, errbuf) != 0) {
-		tsso_err_set(err, "fetch.init", "cannot configure the HTTP client");
-		goto out;
-	}
-	c = curl_easy_perform(h);
 	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK && conns > 0)
-		atomic_fetch_add(&f->connects, (unsigned long)conns);
-	if (c != CURLE_OK) {
-		map_error(c, &sink, errbuf, err);
-		goto out;
-	}
-	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status <= 0) {
-		tsso_err_set(err, "fetch.connect", "no HTTP status");
-		goto out;
-	}
+		atomic_fetch_add(&op->f->connects, (unsigned long)conns);
+	if (op->code != CURLE_OK)
+		return map_error(op->code, &op->sink, op->errbuf, err);
+	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status <= 0)
+		return tsso_err_set(err, "fetch.connect", "no HTTP status");
 	{
 		char *raw_ct = NULL;
 
@@ -433,34 +497,224 @@ int tsso_fetch(struct tsso_fetcher *f, const struct tsso_fetch_req *req,
 	 * way there is no delay to honour. */
 	if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry) != CURLE_OK || retry <= 0)
 		retry = -1;
-	body_len = sink.body.len;
-	body = tsso_buf_take(&sink.body);
+	body_len = op->sink.body.len;
+	body = tsso_buf_take(&op->sink.body);
 	if (body == NULL) {
-		tsso_err_set(err, "fetch.init", "out of memory");
-		goto out;
+		free(ct);
+		return tsso_err_set(err, "fetch.init", "out of memory");
 	}
 	ret->status = status;
 	ret->content_type = ct;
 	ret->body = body;
 	ret->body_len = body_len;
 	ret->retry_after = retry > 86400 ? 86400 : (long)retry;
-	ct = NULL;
-	body = NULL;
-	rc = 0;
-out:
-	if (h != NULL) {
-		/* Drop pointers to this call's memory before the handle is reused. */
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-		pool_release(f, h);
+	return 0;
+}
+
+int tsso_fetch(struct tsso_fetcher *f, const struct tsso_fetch_req *req,
+               struct tsso_fetch_resp *ret, struct tsso_err *err)
+{
+	struct tsso_fetch_op op = {0};
+	int rc = -1;
+
+	if (op_setup(f, req, true, &op, err) == 0) {
+		op.code = curl_easy_perform(op.h);
+		rc = op_collect(&op, ret, err);
 	}
-	curl_slist_free_all(hdrs);
-	tsso_buf_free_secure(&sink.body);
-	free(ct);
-	tsso_free_secret(body);
+	op_release(&op);
 	return rc;
+}
+
+struct tsso_fetch_op *tsso_fetch_op_new(struct tsso_fetcher *f, const struct tsso_fetch_req *req,
+                                        struct tsso_err *err)
+{
+	struct tsso_fetch_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL) {
+		tsso_err_set(err, "fetch.init", "out of memory");
+		return NULL;
+	}
+	if (op_setup(f, req, false, op, err) != 0) {
+		tsso_fetch_op_free(op);
+		return NULL;
+	}
+	return op;
+}
+
+int tsso_fetch_op_result(struct tsso_fetch_op *op, struct tsso_fetch_resp *ret,
+                         struct tsso_err *err)
+{
+	if (op == NULL || !op->done)
+		return tsso_err_set(err, "fetch.init", "the call has not finished");
+	return op_collect(op, ret, err);
+}
+
+void tsso_fetch_op_free(struct tsso_fetch_op *op)
+{
+	if (op == NULL)
+		return;
+	op_release(op);
+	free(op);
+}
+
+/*
+ * The loop: one multi handle per event thread, driven through libcurl's socket
+ * interface. Its sockets sit in an epoll set of their own, whose descriptor the
+ * event thread waits on beside its HTTP server's.
+ */
+struct tsso_fetch_loop {
+	CURLM *m;
+	int epfd;
+	double deadline; /* monotonic seconds when libcurl wants its timeout run; < 0 none */
+	size_t pending;
+};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int loop_socket(CURL *h, curl_socket_t fd, int what, void *user, void *socketp)
+{
+	struct tsso_fetch_loop *l = user;
+	struct epoll_event ev = {.data.fd = fd};
+
+	(void)h;
+	if (what == CURL_POLL_REMOVE) {
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+		(void)curl_multi_assign(l->m, fd, NULL);
+		return 0;
+	}
+	ev.events =
+	    ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+	if (socketp == NULL) {
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 &&
+		    (errno != EEXIST || epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) != 0))
+			return -1;
+		(void)curl_multi_assign(l->m, fd, l);
+	} else if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 &&
+	           (errno != ENOENT || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)) {
+		return -1;
+	}
+	return 0;
+}
+
+static int loop_timer(CURLM *m, long timeout_ms, void *user)
+{
+	struct tsso_fetch_loop *l = user;
+
+	(void)m;
+	l->deadline = timeout_ms < 0 ? -1.0 : mono_now() + (double)timeout_ms / 1000.0;
+	return 0;
+}
+
+struct tsso_fetch_loop *tsso_fetch_loop_new(struct tsso_err *err)
+{
+	struct tsso_fetch_loop *l = calloc(1, sizeof(*l));
+
+	if (l == NULL) {
+		tsso_err_set(err, "fetch.init", "out of memory");
+		return NULL;
+	}
+	l->deadline = -1.0;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->m = curl_multi_init();
+	if (l->epfd < 0 || l->m == NULL ||
+	    curl_multi_setopt(l->m, CURLMOPT_SOCKETFUNCTION, loop_socket) != CURLM_OK ||
+	    curl_multi_setopt(l->m, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
+	    curl_multi_setopt(l->m, CURLMOPT_TIMERFUNCTION, loop_timer) != CURLM_OK ||
+	    curl_multi_setopt(l->m, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
+	    /* A returned connection is kept while its fetcher's share holds
+	     * fewer than this (libcurl's default: 4 per transfer in this multi,
+	     * which closed pooled connections and cost a handshake per login,
+	     * as CURLOPT_MAXCONNECTS once did); a fetcher never holds more
+	     * connections than calls it allows at once, per peer. */
+	    curl_multi_setopt(l->m, CURLMOPT_MAXCONNECTS, (long)FETCH_LOOP_MAXCONNECTS) !=
+	        CURLM_OK) {
+		tsso_err_set(err, "fetch.init", "cannot set up the outbound event loop");
+		tsso_fetch_loop_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void tsso_fetch_loop_free(struct tsso_fetch_loop *l)
+{
+	if (l == NULL)
+		return;
+	if (l->m != NULL)
+		curl_multi_cleanup(l->m);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	free(l);
+}
+
+int tsso_fetch_loop_fd(const struct tsso_fetch_loop *l)
+{
+	return l->epfd;
+}
+
+long tsso_fetch_loop_timeout(const struct tsso_fetch_loop *l)
+{
+	double left;
+
+	if (l->deadline < 0)
+		return -1;
+	left = (l->deadline - mono_now()) * 1000.0;
+	return left <= 0 ? 0 : (long)left + 1;
+}
+
+size_t tsso_fetch_loop_pending(const struct tsso_fetch_loop *l)
+{
+	return l->pending;
+}
+
+int tsso_fetch_loop_add(struct tsso_fetch_loop *l, struct tsso_fetch_op *op, void *user,
+                        struct tsso_err *err)
+{
+	op->user = user;
+	op->done = false;
+	if (curl_multi_add_handle(l->m, op->h) != CURLM_OK)
+		return tsso_err_set(err, "fetch.init", "cannot start the call");
+	l->pending++;
+	return 0;
+}
+
+unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user))
+{
+	struct epoll_event ev[16];
+	int n = epoll_wait(l->epfd, ev, 16, 0), running = 0, left = 0;
+	unsigned finished = 0;
+	CURLMsg *msg;
+
+	for (int i = 0; i < n; i++) {
+		int mask = ((ev[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+		           ((ev[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+		           ((ev[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+
+		(void)curl_multi_socket_action(l->m, ev[i].data.fd, mask, &running);
+	}
+	if (l->deadline >= 0 && mono_now() >= l->deadline) {
+		l->deadline = -1.0;
+		(void)curl_multi_socket_action(l->m, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	while ((msg = curl_multi_info_read(l->m, &left)) != NULL) {
+		struct tsso_fetch_op *op = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&op);
+		op->code = msg->data.result;
+		(void)curl_multi_remove_handle(l->m, msg->easy_handle);
+		op->done = true;
+		l->pending--;
+		finished++;
+		done(op->user);
+	}
+	return finished;
 }
 
 void tsso_fetch_resp_free(struct tsso_fetch_resp *resp)

@@ -38,8 +38,7 @@ static int check_cfg(const struct tsso_tenant_cfg *c, const char *redirect_uri, 
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(c->extra_auth_params, k, v)
-		{
+		json_object_foreach (c->extra_auth_params, k, v) {
 			if (oidc_param_reserved(k) || !json_is_string(v))
 				return tsso_err_set(err, "oidc.config",
 				                    "extra_auth_params may not set %s", k);
@@ -145,6 +144,16 @@ void tsso_idp_status(struct tsso_idp *idp, long long now, struct tsso_idp_status
 		s.reason = "discovery.stale";
 	s.connections = tsso_fetcher_connects(idp->fetcher);
 	*ret = s;
+}
+
+bool tsso_idp_meta_fresh(struct tsso_idp *idp, long long now, long margin_s)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&idp->mu);
+	fresh = idp->meta != NULL && now - idp->meta->fetched_at < TSSO_META_REFRESH_S - margin_s;
+	pthread_mutex_unlock(&idp->mu);
+	return fresh;
 }
 
 bool tsso_idp_begin_is_local(struct tsso_idp *idp, long long now, long margin_s)
@@ -337,47 +346,113 @@ out:
 	return rc;
 }
 
+/* A code exchange between the authorization response's checks and the
+ * token response: what the token call needs, and its outcome once in. */
+struct tsso_idp_exchange {
+	struct tsso_idp *idp;
+	const struct tsso_login_state *ls;
+	struct oidc_meta *meta;
+	struct tsso_buf form;
+	struct oidc_token_call call;
+	bool have_outcome;
+	int fetch_rc;
+	struct tsso_fetch_resp resp;
+	struct tsso_err ferr;
+};
+
+void tsso_idp_exchange_free(struct tsso_idp_exchange *x)
+{
+	if (x == NULL)
+		return;
+	oidc_token_call_clear(&x->call);
+	tsso_buf_free_secure(&x->form);
+	tsso_fetch_resp_free(&x->resp);
+	oidc_meta_unref(x->meta);
+	free(x);
+}
+
+int tsso_idp_exchange_begin(struct tsso_idp *idp, const struct tsso_login_state *ls,
+                            const struct tsso_oidc_param *params, size_t n_params, long long now,
+                            struct tsso_idp_exchange **ret, struct tsso_err *err)
+{
+	struct tsso_idp_exchange *x = calloc(1, sizeof(*x));
+	const char *code = NULL;
+
+	if (x == NULL)
+		return tsso_err_set(err, "oidc.internal", "out of memory");
+	x->idp = idp;
+	x->ls = ls;
+	tsso_buf_init(&x->form, TSSO_OUT_MAX_RESPONSE);
+	if (oidc_meta_get(idp, now, &x->meta, err) != 0)
+		goto fail;
+	if (oidc_authz_response(idp, x->meta, ls, params, n_params, now, &code, err) != 0)
+		goto fail;
+	/* RFC 6749 §4.1.3 with the PKCE verifier (RFC 7636 §4.5). */
+	if (oidc_form_add(&x->form, "grant_type", "authorization_code") != 0 ||
+	    oidc_form_add(&x->form, "code", code) != 0 ||
+	    oidc_form_add(&x->form, "redirect_uri", idp->redirect_uri) != 0 ||
+	    oidc_form_add(&x->form, "code_verifier", ls->code_verifier) != 0) {
+		tsso_err_set(err, "authz.malformed", "the code is too large");
+		goto fail;
+	}
+	if (oidc_token_call_prepare(idp, x->meta, &x->form, now, &x->call, err) != 0)
+		goto fail;
+	*ret = x;
+	return 0;
+fail:
+	tsso_idp_exchange_free(x);
+	return -1;
+}
+
+struct tsso_fetch_op *tsso_idp_exchange_op(struct tsso_idp_exchange *x, struct tsso_err *err)
+{
+	return tsso_fetch_op_new(x->idp->fetcher, &x->call.req, err);
+}
+
+void tsso_idp_exchange_outcome(struct tsso_idp_exchange *x, struct tsso_fetch_op *op)
+{
+	x->fetch_rc = tsso_fetch_op_result(op, &x->resp, &x->ferr);
+	x->have_outcome = true;
+}
+
+int tsso_idp_exchange_end(struct tsso_idp_exchange *x, long long now, struct tsso_oidc_result *ret,
+                          struct tsso_err *err)
+{
+	struct oidc_tokens t = {.expires_in = -1};
+	struct oidc_id_expect e = {
+	    .issuer = x->meta->issuer,
+	    .client_id = x->idp->cfg->client_id,
+	    .nonce = x->ls->nonce,
+	    .max_age = x->ls->max_age,
+	    .leeway = x->idp->leeway,
+	    .now = now,
+	};
+	int rc;
+
+	if (!x->have_outcome) {
+		x->fetch_rc = tsso_fetch(x->idp->fetcher, &x->call.req, &x->resp, &x->ferr);
+		/* Refused on an event thread: no outcome yet, the call is made where
+		 * it may wait. */
+		x->have_outcome = !(x->fetch_rc != 0 && tsso_fetch_refused());
+	}
+	if (oidc_token_call_result(x->fetch_rc, &x->resp, &x->ferr, true, &t, err) != 0)
+		return -1;
+	rc = finish_tokens(x->idp, x->meta, &t, &e, now, ret, err);
+	oidc_tokens_clear(&t);
+	return rc;
+}
+
 int tsso_idp_finish(struct tsso_idp *idp, const struct tsso_login_state *ls,
                     const struct tsso_oidc_param *params, size_t n_params, long long now,
                     struct tsso_oidc_result *ret, struct tsso_err *err)
 {
-	struct oidc_meta *meta = NULL;
-	struct oidc_tokens t = {.expires_in = -1};
-	struct tsso_buf form;
-	const char *code = NULL;
-	int rc = -1;
+	struct tsso_idp_exchange *x = NULL;
+	int rc;
 
-	tsso_buf_init(&form, TSSO_OUT_MAX_RESPONSE);
-	if (oidc_meta_get(idp, now, &meta, err) != 0)
-		goto out;
-	if (oidc_authz_response(idp, meta, ls, params, n_params, now, &code, err) != 0)
-		goto out;
-	/* RFC 6749 §4.1.3 with the PKCE verifier (RFC 7636 §4.5). */
-	if (oidc_form_add(&form, "grant_type", "authorization_code") != 0 ||
-	    oidc_form_add(&form, "code", code) != 0 ||
-	    oidc_form_add(&form, "redirect_uri", idp->redirect_uri) != 0 ||
-	    oidc_form_add(&form, "code_verifier", ls->code_verifier) != 0) {
-		tsso_err_set(err, "authz.malformed", "the code is too large");
-		goto out;
-	}
-	if (oidc_token_request(idp, meta, &form, true, now, &t, err) != 0)
-		goto out;
-	{
-		struct oidc_id_expect x = {
-		    .issuer = meta->issuer,
-		    .client_id = idp->cfg->client_id,
-		    .nonce = ls->nonce,
-		    .max_age = ls->max_age,
-		    .leeway = idp->leeway,
-		    .now = now,
-		};
-
-		rc = finish_tokens(idp, meta, &t, &x, now, ret, err);
-	}
-out:
-	oidc_tokens_clear(&t);
-	tsso_buf_free_secure(&form);
-	oidc_meta_unref(meta);
+	if (tsso_idp_exchange_begin(idp, ls, params, n_params, now, &x, err) != 0)
+		return -1;
+	rc = tsso_idp_exchange_end(x, now, ret, err);
+	tsso_idp_exchange_free(x);
 	return rc;
 }
 

@@ -43,6 +43,9 @@ int oidc_keys_fetch(struct tsso_idp *idp, const struct oidc_meta *meta, long lon
 	struct oidc_keys *k = NULL, *old;
 	int rc = -1;
 
+	/* Before any bookkeeping: a refusal here is no failure of the IdP. */
+	if (tsso_fetch_would_block())
+		return tsso_err_set(err, "fetch.would_block", "no JWKS fetch on this thread");
 	idp->jwks_last_attempt = now;
 	if (tsso_fetch(idp->fetcher, &req, &resp, &ferr) != 0) {
 		tsso_err_set(err, "jwks.unreachable", "JWKS fetch failed (%s): %s",
@@ -105,7 +108,7 @@ int oidc_keys_get(struct tsso_idp *idp, const struct oidc_meta *meta, long long 
 
 	if (keys_usable(k, meta, now)) {
 		/* Due for a refresh: one caller tries without making others wait. */
-		if (now - k->fetched_at >= TSSO_META_REFRESH_S &&
+		if (now - k->fetched_at >= TSSO_META_REFRESH_S && !tsso_fetch_forbidden() &&
 		    pthread_mutex_trylock(&idp->fetch_mu) == 0) {
 			if (now - idp->jwks_last_attempt >= TSSO_JWKS_REFETCH_MIN_S &&
 			    oidc_keys_fetch(idp, meta, now, &ignored) == 0) {
@@ -118,6 +121,9 @@ int oidc_keys_get(struct tsso_idp *idp, const struct oidc_meta *meta, long long 
 		return 0;
 	}
 	oidc_keys_unref(k);
+	/* The lock may be held by a fetch in progress: not on an event thread. */
+	if (tsso_fetch_would_block())
+		return tsso_err_set(err, "fetch.would_block", "no JWKS fetch on this thread");
 	pthread_mutex_lock(&idp->fetch_mu);
 	k = keys_current(idp);
 	if (!keys_usable(k, meta, now)) {
@@ -152,6 +158,8 @@ int oidc_keys_refetch(struct tsso_idp *idp, const struct oidc_meta *meta, unsign
 	struct oidc_keys *k;
 	int rc = -1;
 
+	if (tsso_fetch_would_block())
+		return tsso_err_set(err, "fetch.would_block", "no JWKS fetch on this thread");
 	pthread_mutex_lock(&idp->fetch_mu);
 	k = keys_current(idp);
 	if (k != NULL && k->gen != seen && keys_usable(k, meta, now)) {

@@ -115,8 +115,8 @@ struct tsso_idp {
 	long long meta_last_attempt;
 	long long jwks_last_attempt;
 	long long jwks_last_refetch; /* last refetch for an unknown kid (rate-limited) */
-	bool meta_failed; /* the last discovery fetch failed */
-	bool jwks_failed; /* the last JWKS fetch failed */
+	bool meta_failed;            /* the last discovery fetch failed */
+	bool jwks_failed;            /* the last JWKS fetch failed */
 	unsigned long keys_gen;
 };
 
@@ -223,6 +223,22 @@ struct oidc_tokens {
 };
 void oidc_tokens_clear(struct oidc_tokens *t);
 
+/* A token request ready to send: client authentication applied (its
+ * headers owned here), the body is the caller's form. */
+struct oidc_token_call {
+	struct tsso_fetch_req req;
+	const char *hdrs[5];
+	char *extra[2];
+	size_t n_extra;
+};
+int oidc_token_call_prepare(struct tsso_idp *idp, const struct oidc_meta *meta,
+                            struct tsso_buf *form, long long now, struct oidc_token_call *call,
+                            struct tsso_err *err);
+void oidc_token_call_clear(struct oidc_token_call *call);
+/* The tokens from a call's outcome (fetch_rc, resp, ferr as tsso_fetch left them). */
+int oidc_token_call_result(int fetch_rc, const struct tsso_fetch_resp *resp,
+                           const struct tsso_err *ferr, bool id_token_required,
+                           struct oidc_tokens *ret, struct tsso_err *err);
 /* POST form to the token endpoint with client authentication and check the
  * response (RFC 6749 §5.1/§5.2). id_token_required for the code grant. */
 int oidc_token_request(struct tsso_idp *idp, const struct oidc_meta *meta, struct tsso_buf *form,

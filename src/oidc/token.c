@@ -110,8 +110,7 @@ out:
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(j, k, v)
-		{
+		json_object_foreach (j, k, v) {
 			if (json_is_string(v))
 				tsso_wipe((char *)json_string_value(v), json_string_length(v));
 		}
@@ -120,40 +119,64 @@ out:
 	return rc;
 }
 
+void oidc_token_call_clear(struct oidc_token_call *call)
+{
+	for (size_t i = 0; i < call->n_extra; i++)
+		tsso_free_secret(call->extra[i]);
+	memset(call, 0, sizeof(*call));
+}
+
+int oidc_token_call_prepare(struct tsso_idp *idp, const struct oidc_meta *meta,
+                            struct tsso_buf *form, long long now, struct oidc_token_call *call,
+                            struct tsso_err *err)
+{
+	size_t nh = 0;
+
+	memset(call, 0, sizeof(*call));
+	/* RFC 7523 §3: the assertion's audience is the token endpoint. */
+	if (oidc_client_auth(idp, meta->token_endpoint, now, true, form, call->extra,
+	                     &call->n_extra, err) != 0) {
+		oidc_token_call_clear(call);
+		return -1;
+	}
+	call->hdrs[nh++] = OIDC_FORM_CONTENT_TYPE;
+	call->hdrs[nh++] = OIDC_ACCEPT_JSON;
+	for (size_t i = 0; i < call->n_extra; i++)
+		call->hdrs[nh++] = call->extra[i];
+	call->hdrs[nh] = NULL;
+	call->req.method = "POST";
+	call->req.url = meta->token_endpoint;
+	call->req.headers = call->hdrs;
+	call->req.body = form->ptr;
+	call->req.body_len = form->len;
+	return 0;
+}
+
+int oidc_token_call_result(int fetch_rc, const struct tsso_fetch_resp *resp,
+                           const struct tsso_err *ferr, bool id_token_required,
+                           struct oidc_tokens *ret, struct tsso_err *err)
+{
+	if (fetch_rc != 0)
+		return tsso_err_set(err, "token.http_error", "token request failed (%s): %s",
+		                    tsso_err_reason(ferr), ferr->msg);
+	return oidc_token_response(resp->status, resp->body, resp->body_len, id_token_required, ret,
+	                           err);
+}
+
 int oidc_token_request(struct tsso_idp *idp, const struct oidc_meta *meta, struct tsso_buf *form,
                        bool id_token_required, long long now, struct oidc_tokens *ret,
                        struct tsso_err *err)
 {
-	char *extra[2] = {NULL, NULL};
-	size_t n_extra = 0;
-	const char *hdrs[5];
-	size_t nh = 0;
-	struct tsso_fetch_req req = {.method = "POST", .url = meta->token_endpoint};
+	struct oidc_token_call call;
 	struct tsso_fetch_resp resp = {0};
 	struct tsso_err ferr = {0};
-	int rc = -1;
+	int rc;
 
-	/* RFC 7523 §3: the assertion's audience is the token endpoint. */
-	if (oidc_client_auth(idp, meta->token_endpoint, now, true, form, extra, &n_extra, err) != 0)
-		goto out;
-	hdrs[nh++] = OIDC_FORM_CONTENT_TYPE;
-	hdrs[nh++] = OIDC_ACCEPT_JSON;
-	for (size_t i = 0; i < n_extra; i++)
-		hdrs[nh++] = extra[i];
-	hdrs[nh] = NULL;
-	req.headers = hdrs;
-	req.body = form->ptr;
-	req.body_len = form->len;
-	if (tsso_fetch(idp->fetcher, &req, &resp, &ferr) != 0) {
-		tsso_err_set(err, "token.http_error", "token request failed (%s): %s",
-		             tsso_err_reason(&ferr), ferr.msg);
-		goto out;
-	}
-	rc =
-	    oidc_token_response(resp.status, resp.body, resp.body_len, id_token_required, ret, err);
-out:
-	for (size_t i = 0; i < n_extra; i++)
-		tsso_free_secret(extra[i]);
+	if (oidc_token_call_prepare(idp, meta, form, now, &call, err) != 0)
+		return -1;
+	rc = tsso_fetch(idp->fetcher, &call.req, &resp, &ferr);
+	rc = oidc_token_call_result(rc, &resp, &ferr, id_token_required, ret, err);
+	oidc_token_call_clear(&call);
 	tsso_fetch_resp_free(&resp);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for src/oidc/fetch.c against a loopback HTTP(S) server, and the facade: refresh,
  * RP-initiated logout, concurrent use. */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -319,6 +320,163 @@ static const char *refresh(struct tsso_oidc_result *ret)
 
 /* OIDC Core §12.2: a refreshed ID token is validated like the first, same
  * iss and sub. */
+/* Network refused on this thread: every call fails at once, the refusal is
+ * recorded for the caller, and nothing is left behind. */
+static void test_fetch_forbidden(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	struct tsso_fetch_req req = {.method = "GET", .url = url_of(true, "/ok")};
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+
+	(void)state;
+	tsso_fetch_forbid(true);
+	assert_true(tsso_fetch_forbidden());
+	assert_false(tsso_fetch_refused());
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.would_block");
+	assert_true(tsso_fetch_refused());
+	assert_null(tsso_fetch_op_new(f, &req, &err));
+	assert_string_equal(tsso_err_reason(&err), "fetch.would_block");
+	tsso_fetch_forbid(false);
+	assert_false(tsso_fetch_refused());
+	assert_false(tsso_fetch_would_block());
+	assert_int_equal(tsso_fetcher_connects(f), 0);
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), 0);
+	tsso_fetch_resp_free(&r);
+	tsso_fetcher_free(f);
+}
+
+static void count_done(void *user)
+{
+	(*(int *)user)++;
+}
+
+/* Drive a loop as an event thread does, until `want` calls finished (bounded). */
+static void drive(struct tsso_fetch_loop *l, int *done, int want)
+{
+	for (int i = 0; i < 1000 && *done < want; i++) {
+		struct pollfd p = {.fd = tsso_fetch_loop_fd(l), .events = POLLIN};
+		long to = tsso_fetch_loop_timeout(l);
+
+		(void)poll(&p, 1, to < 0 || to > 20 ? 20 : (int)to);
+		(void)tsso_fetch_loop_run(l, count_done);
+	}
+	assert_int_equal(*done, want);
+}
+
+static void test_fetch_loop(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	struct tsso_fetcher *bad = fetcher(TSSO_TEST_DATA "/oidc/wrong-ca.pem", false, 500);
+	const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+	char ok_url[256], post_url[256];
+	struct tsso_fetch_req get_ok = {.method = "GET", .url = ok_url};
+	struct tsso_fetch_req post = {
+	    .method = "POST", .url = post_url, .headers = hdrs, .body = "a=b", .body_len = 3};
+	struct tsso_fetch_loop *l;
+	struct tsso_fetch_op *a, *b, *c;
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+	int done = 0;
+
+	(void)state;
+	/* url_of returns one static buffer. */
+	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
+	snprintf(post_url, sizeof(post_url), "%s", url_of(true, "/post"));
+	l = tsso_fetch_loop_new(&err);
+	assert_non_null(l);
+	assert_int_equal(tsso_fetch_loop_timeout(l), -1);
+	a = tsso_fetch_op_new(f, &get_ok, &err);
+	b = tsso_fetch_op_new(f, &post, &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* Not finished: no outcome to read. */
+	assert_int_equal(tsso_fetch_op_result(a, &r, &err), -1);
+	assert_int_equal(tsso_fetch_loop_add(l, a, &done, &err), 0);
+	assert_int_equal(tsso_fetch_loop_add(l, b, &done, &err), 0);
+	assert_int_equal(tsso_fetch_loop_pending(l), 2);
+	drive(l, &done, 2);
+	assert_int_equal(tsso_fetch_loop_pending(l), 0);
+	assert_int_equal(tsso_fetch_op_result(a, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"ok\":true}");
+	tsso_fetch_resp_free(&r);
+	assert_int_equal(tsso_fetch_op_result(b, &r, &err), 0);
+	assert_string_equal(r.body, "a=b");
+	tsso_fetch_resp_free(&r);
+	tsso_fetch_op_free(a);
+	tsso_fetch_op_free(b);
+	/* The loop's connections go back to the fetcher's pool: a blocking
+	 * call and another loop call reuse them (a multi handle's default
+	 * limit once closed them: a handshake per login). */
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), 0);
+	tsso_fetch_resp_free(&r);
+	a = tsso_fetch_op_new(f, &get_ok, &err);
+	assert_non_null(a);
+	assert_int_equal(tsso_fetch_loop_add(l, a, &done, &err), 0);
+	drive(l, &done, 3);
+	assert_int_equal(tsso_fetch_op_result(a, &r, &err), 0);
+	tsso_fetch_resp_free(&r);
+	tsso_fetch_op_free(a);
+	assert_true(tsso_fetcher_connects(f) <= 2);
+	/* A failure comes back as tsso_fetch reports it. */
+	c = tsso_fetch_op_new(bad, &get_ok, &err);
+	assert_non_null(c);
+	assert_int_equal(tsso_fetch_loop_add(l, c, &done, &err), 0);
+	drive(l, &done, 4);
+	assert_int_equal(tsso_fetch_op_result(c, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.tls");
+	tsso_fetch_op_free(c);
+	/* The loop enforces the total timeout (its timer, no socket event). */
+	{
+		struct tsso_fetcher *slow = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 500);
+		struct tsso_fetch_req get_slow = {.method = "GET", .url = url_of(true, "/slow")};
+
+		c = tsso_fetch_op_new(slow, &get_slow, &err);
+		assert_non_null(c);
+		assert_int_equal(tsso_fetch_loop_add(l, c, &done, &err), 0);
+		drive(l, &done, 5);
+		assert_int_equal(tsso_fetch_op_result(c, &r, &err), -1);
+		assert_string_equal(tsso_err_reason(&err), "fetch.timeout");
+		tsso_fetch_op_free(c);
+		tsso_fetcher_free(slow);
+	}
+	tsso_fetch_loop_free(l);
+	tsso_fetcher_free(bad);
+	tsso_fetcher_free(f);
+}
+
+/* An event thread never waits for a pool slot: fetch.busy at once. */
+static void test_fetch_op_busy(void **state)
+{
+	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
+	                              .max_connections = 1,
+	                              .connect_timeout_ms = 5000};
+	struct tsso_fetch_req req = {.method = "GET", .url = url_of(true, "/ok")};
+	struct tsso_err err = {0};
+	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
+	struct tsso_fetch_op *a, *b;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_non_null(f);
+	a = tsso_fetch_op_new(f, &req, &err);
+	assert_non_null(a);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	b = tsso_fetch_op_new(f, &req, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_null(b);
+	assert_string_equal(tsso_err_reason(&err), "fetch.busy");
+	assert_true(t1.tv_sec - t0.tv_sec < 2);
+	/* Freed unused, the slot is free again. */
+	tsso_fetch_op_free(a);
+	b = tsso_fetch_op_new(f, &req, &err);
+	assert_non_null(b);
+	tsso_fetch_op_free(b);
+	tsso_fetcher_free(f);
+}
+
 static void test_refresh(void **state)
 {
 	struct tsso_oidc_result r = {0};
@@ -443,6 +601,9 @@ int main(void)
 	    cmocka_unit_test(test_fetch_schemes),
 	    cmocka_unit_test(test_fetch_connect_refused),
 	    cmocka_unit_test(test_fetch_busy),
+	    cmocka_unit_test(test_fetch_forbidden),
+	    cmocka_unit_test(test_fetch_loop),
+	    cmocka_unit_test(test_fetch_op_busy),
 	    cmocka_unit_test(test_refresh),
 	    cmocka_unit_test(test_end_session_url),
 	    cmocka_unit_test(test_concurrent_swap),
