@@ -73,6 +73,8 @@ struct tsso_fetch_op *tsso_fetch_op_new(struct tsso_fetcher *f, const struct tss
 /* Once the loop reported it done; call once. */
 int tsso_fetch_op_result(struct tsso_fetch_op *op, struct tsso_fetch_resp *ret,
                          struct tsso_err *err) TSSO_WUR;
+/* True once a loop reported it finished. */
+bool tsso_fetch_op_done(const struct tsso_fetch_op *op);
 /* Not while the op is in a loop. */
 void tsso_fetch_op_free(struct tsso_fetch_op *op);
 

@@ -241,7 +241,9 @@ static bool callback_finish(struct tsso_req *req, struct tsso_resp *resp, void *
 	bool answered = true;
 
 	if (c->op != NULL) {
-		tsso_idp_exchange_outcome(c->x, c->op);
+		/* Not run (the loop could not take it): the call is made below. */
+		if (tsso_fetch_op_done(c->op))
+			tsso_idp_exchange_outcome(c->x, c->op);
 		tsso_fetch_op_free(c->op);
 		c->op = NULL;
 	}

@@ -549,6 +549,11 @@ int tsso_fetch_op_result(struct tsso_fetch_op *op, struct tsso_fetch_resp *ret,
 	return op_collect(op, ret, err);
 }
 
+bool tsso_fetch_op_done(const struct tsso_fetch_op *op)
+{
+	return op != NULL && op->done;
+}
+
 void tsso_fetch_op_free(struct tsso_fetch_op *op)
 {
 	if (op == NULL)
