@@ -708,14 +708,18 @@ unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user)
 	}
 	while ((msg = curl_multi_info_read(l->m, &left)) != NULL) {
 		struct tsso_fetch_op *op = NULL;
+		CURL *h = msg->easy_handle;
+		CURLcode code = msg->data.result; /* msg is not ours after the removal */
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&op);
-		op->code = msg->data.result;
-		(void)curl_multi_remove_handle(l->m, msg->easy_handle);
-		op->done = true;
+		(void)curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&op);
+		(void)curl_multi_remove_handle(l->m, h);
 		l->pending--;
+		if (op == NULL)
+			continue; /* not ours: never added by tsso_fetch_loop_add */
+		op->code = code;
+		op->done = true;
 		finished++;
 		done(op->user);
 	}
