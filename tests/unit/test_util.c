@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -156,13 +158,66 @@ static void test_crypto(void **state)
 	free(b);
 }
 
+/* tsso_rand_bytes serves small draws from its thread's pool: across many
+ * refills of mixed sizes no 16-byte window repeats, a draw over the limit
+ * still works, and a forked child does not repeat what the parent gets. */
+static int cmp16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+static void test_rand_pool(void **state)
+{
+	enum { N = 1200 }; /* 1200 x (16 + up to 48) bytes: many pages */
+	unsigned char(*v)[16] = calloc(N, 16);
+	unsigned char pad[48], big[200], zero[16] = {0}, first[16], child[16], mine[16];
+	int fds[2], status = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(v);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(tsso_rand_bytes(v[i], 16), 0);
+		assert_memory_not_equal(v[i], zero, 16);
+		assert_int_equal(tsso_rand_bytes(pad, (size_t)(i % 49)), 0);
+	}
+	qsort(v, N, 16, cmp16);
+	for (int i = 1; i < N; i++)
+		assert_memory_not_equal(v[i - 1], v[i], 16);
+	free(v);
+	assert_int_equal(tsso_rand_bytes(big, sizeof(big)), 0);
+	assert_int_equal(tsso_rand_bytes(NULL, 0), 0);
+	assert_int_equal(tsso_rand_pool_draw(NULL, first, sizeof(first)), 0);
+
+	assert_int_equal(tsso_rand_bytes(first, sizeof(first)), 0); /* the page holds more */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned char c[16];
+
+		close(fds[0]);
+		_exit(tsso_rand_bytes(c, sizeof(c)) == 0 && write(fds[1], c, sizeof(c)) == sizeof(c)
+		          ? 0
+		          : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(tsso_rand_bytes(mine, sizeof(mine)), 0);
+	assert_memory_not_equal(child, mine, sizeof(mine));
+	assert_memory_not_equal(child, first, sizeof(first));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_b64url_vectors), cmocka_unit_test(test_b64url_refuses),
 	    cmocka_unit_test(test_b64url_groups),  cmocka_unit_test(test_buf_limit),
 	    cmocka_unit_test(test_buf_escape),     cmocka_unit_test(test_err),
-	    cmocka_unit_test(test_crypto),
+	    cmocka_unit_test(test_crypto),         cmocka_unit_test(test_rand_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
