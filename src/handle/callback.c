@@ -247,6 +247,10 @@ static bool callback_finish(struct tsso_req *req, struct tsso_resp *resp, void *
 		tsso_fetch_op_free(c->op);
 		c->op = NULL;
 	}
+	/* UserInfo is a call for sure: to a worker now, not after checking the
+	 * ID token here for nothing. */
+	if (!may_block && t->cfg->userinfo)
+		return false;
 	tsso_fetch_forbid(!may_block);
 	if (tsso_idp_exchange_end(c->x, hdl_now(), &res, &err) < 0)
 		goto refuse;
