@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../src/embed/embed_int.h"
@@ -645,40 +644,6 @@ static void test_jti_pool_threads(void **state)
 	tsso_embed_jti_free(j);
 }
 
-/* A forked child must not repeat the parent's values: the pool's page is
- * wiped on fork, so the child refills from its own DRBG. */
-static void test_jti_pool_fork(void **state)
-{
-	struct tsso_embed_jti *j = tsso_embed_jti_new();
-	unsigned char first[TSSO_EMBED_JTI_BYTES], mine[TSSO_EMBED_JTI_BYTES];
-	unsigned char child[TSSO_EMBED_JTI_BYTES];
-	int fds[2], status = 0;
-	pid_t pid;
-	(void)state;
-
-	assert_non_null(j);
-	assert_int_equal(tsso_embed_jti_draw(j, first), 0); /* the pool is full now */
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		unsigned char c[TSSO_EMBED_JTI_BYTES];
-		close(fds[0]);
-		_exit(tsso_embed_jti_draw(j, c) == 0 && write(fds[1], c, sizeof(c)) == sizeof(c)
-		          ? 0
-		          : 1);
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(tsso_embed_jti_draw(j, mine), 0);
-	assert_memory_not_equal(child, mine, sizeof(mine));
-	assert_memory_not_equal(child, first, sizeof(first));
-	tsso_embed_jti_free(j);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -693,7 +658,6 @@ int main(void)
 	    cmocka_unit_test(test_jti_unique),
 	    cmocka_unit_test(test_jti_pool),
 	    cmocka_unit_test(test_jti_pool_threads),
-	    cmocka_unit_test(test_jti_pool_fork),
 	};
 	tsso_log_setup(TSSO_LOG_WARN, true); /* audit lines are tested in test_embed */
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -160,7 +160,8 @@ static void test_crypto(void **state)
 
 /* tsso_rand_bytes serves small draws from its thread's pool: across many
  * refills of mixed sizes no 16-byte window repeats, a draw over the limit
- * still works, and a forked child does not repeat what the parent gets. */
+ * still works, and a forked child does not repeat what the parent gets
+ * (the jti pools of test_embed_jwt.c are the same tsso_rand_pool). */
 static int cmp16(const void *a, const void *b)
 {
 	return memcmp(a, b, 16);
