@@ -374,6 +374,33 @@ test('max_age: an ID token whose auth_time is too old is refused; a fresh one pa
   assert.equal(ok.fin.status, 302, ok.fin.body.slice(0, 300));
 });
 
+test('more callbacks than outbound slots while the token endpoint is slow: the rest wait on workers, none fails, event threads keep answering', async () => {
+  // 11 logins of one tenant up to the callback; its fetcher allows 8 calls
+  // at once. With the token endpoint 1.5 s slow, 8 token calls run in the
+  // event threads' loops, the other 3 callbacks find no free slot and go to
+  // workers, which wait for one.
+  mini.setClaims(({ now }) => ({ auth_time: now - 10, email: 'busy@acme.example' }));
+  const flows = [];
+  for (let i = 0; i < 11; i++) flows.push(await toCallback('maxage'));
+  const tokenCalls = mini.stats.token;
+  mini.setTokenDelay(1500);
+  try {
+    const t0 = Date.now();
+    const pending = flows.map((f) => deliver(f.jar, f.cb));
+    await new Promise((r) => { setTimeout(r, 400); });
+    const h0 = Date.now();
+    assert.equal((await request(`${daemon.url}/healthz`)).status, 200);
+    assert.ok(Date.now() - h0 < 500, `healthz took ${Date.now() - h0} ms while callbacks wait`);
+    const done = await Promise.all(pending);
+    for (const r of done) assert.equal(r.status, 302, r.body.slice(0, 300));
+    assert.equal(mini.stats.token - tokenCalls, 11);
+    // The last three could only start when the first slots came free.
+    assert.ok(Date.now() - t0 >= 2900, `all done in ${Date.now() - t0} ms`);
+  } finally {
+    mini.setTokenDelay(0);
+  }
+});
+
 // --- 6. UserInfo with the real OP ------------------------------------------
 
 test('UserInfo claims from the real OP reach the mapping (and only with userinfo on)', async () => {

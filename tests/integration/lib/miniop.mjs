@@ -37,6 +37,7 @@ function send(res, status, body, type = 'application/json') {
  * (may override iss/sub/aud/auth_time...). stats.last_authorize holds the last
  * authorization request's parameters; stats.token counts token calls.
  * tokens: the access tokens issued (a claims endpoint can check them).
+ * setTokenDelay(ms): the token endpoint answers that much later.
  */
 export async function startMiniOp({ claims = {} } = {}) {
   const key = await makeJwk('RS256', 'mini-1');
@@ -45,6 +46,7 @@ export async function startMiniOp({ claims = {} } = {}) {
   const stats = { authorize: 0, token: 0, last_authorize: null };
   let extra = claims;
   let issuer = '';
+  let tokenDelayMs = 0;
   const server = http.createServer(async (req, res) => {
     try {
       const u = new URL(req.url, issuer);
@@ -79,6 +81,7 @@ export async function startMiniOp({ claims = {} } = {}) {
       }
       if (u.pathname === '/token' && req.method === 'POST') {
         stats.token += 1;
+        if (tokenDelayMs > 0) await new Promise((r) => { setTimeout(r, tokenDelayMs); });
         const form = new URLSearchParams(await readBody(req));
         const c = codes.get(form.get('code') ?? '');
         codes.delete(form.get('code') ?? '');
@@ -111,6 +114,7 @@ export async function startMiniOp({ claims = {} } = {}) {
     stats,
     tokens,
     setClaims(c) { extra = c; },
+    setTokenDelay(ms) { tokenDelayMs = ms; },
     async stop() { server.closeAllConnections?.(); await new Promise((r) => { server.close(r); }); },
   };
 }
