@@ -146,12 +146,18 @@ void tsso_idp_status(struct tsso_idp *idp, long long now, struct tsso_idp_status
 	*ret = s;
 }
 
+/* Metadata cached and not due for refresh within margin_s (idp->mu held). */
+static bool meta_fresh_locked(const struct tsso_idp *idp, long long now, long margin_s)
+{
+	return idp->meta != NULL && now - idp->meta->fetched_at < TSSO_META_REFRESH_S - margin_s;
+}
+
 bool tsso_idp_meta_fresh(struct tsso_idp *idp, long long now, long margin_s)
 {
 	bool fresh;
 
 	pthread_mutex_lock(&idp->mu);
-	fresh = idp->meta != NULL && now - idp->meta->fetched_at < TSSO_META_REFRESH_S - margin_s;
+	fresh = meta_fresh_locked(idp, now, margin_s);
 	pthread_mutex_unlock(&idp->mu);
 	return fresh;
 }
@@ -162,8 +168,7 @@ bool tsso_idp_begin_is_local(struct tsso_idp *idp, long long now, long margin_s)
 	bool local;
 
 	pthread_mutex_lock(&idp->mu);
-	local = idp->meta != NULL && now - idp->meta->fetched_at < TSSO_META_REFRESH_S - margin_s &&
-	        c->par != TSSO_PAR_REQUIRED &&
+	local = meta_fresh_locked(idp, now, margin_s) && c->par != TSSO_PAR_REQUIRED &&
 	        !(idp->meta->par_endpoint != NULL &&
 	          (c->par != TSSO_PAR_NEVER || idp->meta->require_par));
 	pthread_mutex_unlock(&idp->mu);
