@@ -300,14 +300,12 @@ out:
 }
 
 /* The callback up to the token call never waits on the network when the
- * store is local and the IdP's metadata fresh (a margin for the time the
- * request takes): it then starts on an event thread. */
-#define CALLBACK_LOCAL_MARGIN_S 5
-
+ * store is local and the IdP's metadata fresh: it then starts on an event
+ * thread. */
 bool tsso_callback_local(const struct tsso_req *req)
 {
 	return tsso_store_is_local(req->rt->store) &&
-	       tsso_idp_meta_fresh(req->tenant->idp, hdl_now(), CALLBACK_LOCAL_MARGIN_S);
+	       tsso_idp_meta_fresh(req->tenant->idp, hdl_now(), HDL_LOCAL_MARGIN_S);
 }
 
 void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)

@@ -13,6 +13,11 @@ struct tsso_session;
 /* Unix seconds. */
 long long hdl_now(void);
 
+/* A login start or callback runs on an event thread only when the IdP's
+ * metadata is not due for refresh within this many seconds (the request's
+ * own time); else a worker runs it, which may fetch the metadata. */
+#define HDL_LOCAL_MARGIN_S 5
+
 /* Set-Cookie for a cookie scoped to the tenant ({base}/{tenant}): HttpOnly,
  * Secure when public_url is https, SameSite=Lax unless cross_site_post
  * (form_post responses need SameSite=None, which needs Secure).

@@ -62,13 +62,9 @@ static void evict_old_states(const struct tsso_req *req, struct tsso_resp *resp)
 	}
 }
 
-/* Metadata due for refresh within this many seconds sends the login to a
- * worker, which may fetch it. */
-#define LOGIN_LOCAL_MARGIN_S 5
-
 bool tsso_login_local(const struct tsso_req *req)
 {
-	return tsso_idp_begin_is_local(req->tenant->idp, hdl_now(), LOGIN_LOCAL_MARGIN_S);
+	return tsso_idp_begin_is_local(req->tenant->idp, hdl_now(), HDL_LOCAL_MARGIN_S);
 }
 
 void tsso_handle_login(struct tsso_req *req, struct tsso_resp *resp)
