@@ -654,6 +654,17 @@ static void on_call_done(void *user)
 	jobs_add(&s->wq, -1);
 }
 
+/* A request (or the rest of a deferred one) for a worker, its connection
+ * suspended meanwhile; run here when no worker can take it. */
+static enum MHD_Result to_worker(struct tsso_server *s, struct MHD_Connection *c,
+                                 const char *method, struct conn_state *st)
+{
+	if (workq_push(&s->wq, c, st))
+		return MHD_YES;
+	run_blocking(st);
+	return finish(s, c, method, st);
+}
+
 /* After a handler on the event thread deferred: its call to the loop, or
  * the rest to a worker, or (no worker) the rest here. */
 static enum MHD_Result start_deferred(struct tsso_server *s, struct MHD_Connection *c,
@@ -670,10 +681,7 @@ static enum MHD_Result start_deferred(struct tsso_server *s, struct MHD_Connecti
 		MHD_suspend_connection(c);
 		return MHD_YES;
 	}
-	if (workq_push(&s->wq, c, st))
-		return MHD_YES;
-	run_blocking(st);
-	return finish(s, c, method, st);
+	return to_worker(s, c, method, st);
 }
 
 static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c, const char *url,
@@ -700,10 +708,7 @@ static enum MHD_Result dispatch(struct tsso_server *s, struct MHD_Connection *c,
 		ensure_answer(st);
 		return finish(s, c, method, st);
 	}
-	if (workq_push(&s->wq, c, st))
-		return MHD_YES;
-	run_blocking(st);
-	return finish(s, c, method, st);
+	return to_worker(s, c, method, st);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
