@@ -365,6 +365,22 @@ static void drive(struct tsso_fetch_loop *l, int *done, int want)
 	assert_int_equal(*done, want);
 }
 
+/* One call through the loop from start to outcome, as tsso_fetch returns it. */
+static int loop_call(struct tsso_fetch_loop *l, struct tsso_fetcher *f,
+                     const struct tsso_fetch_req *req, struct tsso_fetch_resp *r,
+                     struct tsso_err *err)
+{
+	struct tsso_fetch_op *call = tsso_fetch_op_new(f, req, err);
+	int done = 0, rc;
+
+	assert_non_null(call);
+	assert_int_equal(tsso_fetch_loop_add(l, call, &done, err), 0);
+	drive(l, &done, 1);
+	rc = tsso_fetch_op_result(call, r, err);
+	tsso_fetch_op_free(call);
+	return rc;
+}
+
 static void test_fetch_loop(void **state)
 {
 	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
@@ -375,7 +391,7 @@ static void test_fetch_loop(void **state)
 	struct tsso_fetch_req post = {
 	    .method = "POST", .url = post_url, .headers = hdrs, .body = "a=b", .body_len = 3};
 	struct tsso_fetch_loop *l;
-	struct tsso_fetch_op *a, *b, *c;
+	struct tsso_fetch_op *a, *b;
 	struct tsso_fetch_resp r = {0};
 	struct tsso_err err = {0};
 	int done = 0;
@@ -412,34 +428,19 @@ static void test_fetch_loop(void **state)
 	 * limit once closed them: a handshake per login). */
 	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), 0);
 	tsso_fetch_resp_free(&r);
-	a = tsso_fetch_op_new(f, &get_ok, &err);
-	assert_non_null(a);
-	assert_int_equal(tsso_fetch_loop_add(l, a, &done, &err), 0);
-	drive(l, &done, 3);
-	assert_int_equal(tsso_fetch_op_result(a, &r, &err), 0);
+	assert_int_equal(loop_call(l, f, &get_ok, &r, &err), 0);
 	tsso_fetch_resp_free(&r);
-	tsso_fetch_op_free(a);
 	assert_true(tsso_fetcher_connects(f) <= 2);
 	/* A failure comes back as tsso_fetch reports it. */
-	c = tsso_fetch_op_new(bad, &get_ok, &err);
-	assert_non_null(c);
-	assert_int_equal(tsso_fetch_loop_add(l, c, &done, &err), 0);
-	drive(l, &done, 4);
-	assert_int_equal(tsso_fetch_op_result(c, &r, &err), -1);
+	assert_int_equal(loop_call(l, bad, &get_ok, &r, &err), -1);
 	assert_string_equal(tsso_err_reason(&err), "fetch.tls");
-	tsso_fetch_op_free(c);
 	/* The loop enforces the total timeout (its timer, no socket event). */
 	{
 		struct tsso_fetcher *slow = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 500);
 		struct tsso_fetch_req get_slow = {.method = "GET", .url = url_of(true, "/slow")};
 
-		c = tsso_fetch_op_new(slow, &get_slow, &err);
-		assert_non_null(c);
-		assert_int_equal(tsso_fetch_loop_add(l, c, &done, &err), 0);
-		drive(l, &done, 5);
-		assert_int_equal(tsso_fetch_op_result(c, &r, &err), -1);
+		assert_int_equal(loop_call(l, slow, &get_slow, &r, &err), -1);
 		assert_string_equal(tsso_err_reason(&err), "fetch.timeout");
-		tsso_fetch_op_free(c);
 		tsso_fetcher_free(slow);
 	}
 	tsso_fetch_loop_free(l);
