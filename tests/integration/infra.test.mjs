@@ -325,7 +325,7 @@ describe('hostile OP', () => {
     const r = await h.rotate();
     assert.deepEqual(r.published, ['manual-1', 'manual-2']);
     const b = await referenceLogin(h.issuer('key_rotation_manual'), 'toucan-sso');
-    assert.equal(b.reason, 'ok');
+    assert.equal(b.reason, 'ok', h.diag());
     assert.equal(b.header.kid, 'manual-2');
     const jwks = (await requestJson(`${h.issuer('key_rotation_manual')}/jwks`)).json;
     assert.deepEqual(jwks.keys.map((k) => k.kid), ['manual-1', 'manual-2']);
@@ -335,7 +335,7 @@ describe('hostile OP', () => {
   test('the authorize endpoint demands PKCE S256 and records the request', async () => {
     const u = new URL(`${h.issuer('ok')}/authorize`);
     for (const [k, v] of Object.entries({ response_type: 'code', client_id: 'c', redirect_uri: RP, scope: 'openid', state: 'st' })) u.searchParams.set(k, v);
-    const r = await request(u.href);
+    const r = await request(u.href).catch((e) => { throw new Error(`${e.message}\n${h.diag()}`); });
     assert.equal(r.status, 302);
     const loc = new URL(r.headers.location);
     assert.equal(loc.searchParams.get('error'), 'invalid_request');

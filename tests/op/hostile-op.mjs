@@ -404,7 +404,14 @@ ${inputs}<noscript><button type="submit">Continue</button></noscript></form></bo
     return send(res, 404, { error: 'not found' });
   };
 
+  // One line per request on stdout (the test keeps it in its log directory):
+  // when a test times out, this says whether the request arrived and when
+  // it was answered.
   const wrap = (req, res) => {
+    const t0 = Date.now();
+    const path0 = req.url.split('?')[0];
+    process.stdout.write(`${new Date(t0).toISOString()} > ${req.method} ${path0}\n`);
+    res.on('close', () => process.stdout.write(`${new Date().toISOString()} < ${res.statusCode} ${req.method} ${path0} ${Date.now() - t0} ms\n`));
     handler(req, res).catch((e) => { if (!res.headersSent) send(res, 500, { error: 'server_error', detail: e.message }); });
   };
   const server = tlsOpts ? https.createServer(tlsOpts, wrap) : http.createServer(wrap);

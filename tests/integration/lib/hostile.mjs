@@ -41,6 +41,11 @@ export async function startHostileOp({ https = false, port = 0, timeoutMs = 1500
     async rotate(name = 'key_rotation_manual', { retire = false } = {}) {
       return (await requestJson(`${base}/s/${name}/_rotate`, { method: 'POST', ca, body: { retire } })).json;
     },
+    /** For assertion messages: is the OP alive, and its last request lines. */
+    diag() {
+      const state = proc.exited ? `exited (code ${proc.exitCode}, signal ${proc.signal})` : 'running';
+      return `hostile OP ${state}; last lines:\n${proc.lines().slice(-12).join('\n')}`;
+    },
     async stop() { await proc.stop(); },
   };
 }
