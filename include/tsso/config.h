@@ -89,6 +89,7 @@ struct tsso_tenant_cfg {
 	char *id_token_decryption_key_file;
 	long clock_leeway;
 	bool userinfo;
+	long max_idp_calls; /* calls to the IdP in flight at once (its connections) */
 
 	/* redirects, discovery by email */
 	struct tsso_strlist return_to_origins; /* absolute origins allowed besides our own */

@@ -61,9 +61,12 @@ void tsso_fetch_resp_free(struct tsso_fetch_resp *resp);
 
 /*
  * Asynchronous calls, for an event thread (src/http/server.c). A call is
- * prepared like tsso_fetch's but never waits for a pool slot (fetch.busy at
- * once); the thread's loop drives it; its outcome is read as tsso_fetch
- * returns it. The request's body must stay valid until the op is freed.
+ * prepared like tsso_fetch's but never waits for a pool slot: without one it
+ * is queued, and its loop starts it when a slot of its fetcher comes free
+ * (a release on any thread wakes the loop), or ends it with fetch.busy after
+ * the connect timeout, as long as a blocking caller would wait. The thread's
+ * loop drives it; its outcome is read as tsso_fetch returns it. The request's
+ * body must stay valid until the op is freed.
  */
 struct tsso_fetch_op;
 struct tsso_fetch_loop;

@@ -40,7 +40,8 @@
 #define TSSO_JWKS_REFETCH_MIN_S     30    /* at most one unknown-kid refetch per tenant per this */
 #define TSSO_META_REFRESH_S         3600  /* background refresh of discovery + JWKS */
 #define TSSO_META_MAX_STALE_S       86400 /* serve cached metadata this long while the IdP is down */
-#define TSSO_TENANT_MAX_OUTBOUND    8     /* concurrent outbound calls per tenant (isolation) */
+#define TSSO_TENANT_MAX_OUTBOUND    32    /* concurrent outbound calls per peer (default) */
+#define TSSO_IDP_CALLS_MAX          1024  /* bound of a tenant's max_idp_calls */
 #define TSSO_META_MAX_LIST          256   /* entries of one list member of provider metadata */
 
 /* --- tokens --- */

@@ -28,6 +28,7 @@ static const char *const tenant_keys[] = {"issuer",
                                           "allow_hmac_id_token",
                                           "id_token_decryption_key_file",
                                           "clock_leeway",
+                                          "max_idp_calls",
                                           "userinfo",
                                           "return_to_origins",
                                           "default_return_to",
@@ -283,6 +284,8 @@ static void parse_oidc_options(struct cfg_ctx *c, const json_t *t, struct tsso_t
 		                            r->id_token_decryption_key_file);
 	r->clock_leeway = TSSO_CLOCK_LEEWAY_DEFAULT;
 	cfg_long(c, t, "", "clock_leeway", 0, TSSO_CLOCK_LEEWAY_MAX, &r->clock_leeway);
+	r->max_idp_calls = TSSO_TENANT_MAX_OUTBOUND;
+	cfg_long(c, t, "", "max_idp_calls", 1, TSSO_IDP_CALLS_MAX, &r->max_idp_calls);
 	cfg_bool(c, t, "", "userinfo", &r->userinfo);
 	cfg_bool(c, t, "", "refresh_tokens", &r->refresh_tokens);
 }

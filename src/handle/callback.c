@@ -339,8 +339,8 @@ void tsso_handle_callback(struct tsso_req *req, struct tsso_resp *resp)
 	ls = NULL;
 	x = NULL;
 	if (req->loop != NULL) {
-		/* On an event thread: the token call goes to its loop. Without a
-		 * free outbound slot, everything from the call on goes to a worker. */
+		/* On an event thread: the token call goes to its loop, which
+		 * queues it while the tenant's outbound slots are all taken. */
 		struct tsso_err busy = {0};
 
 		c->op = tsso_idp_exchange_op(c->x, &busy);

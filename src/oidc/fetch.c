@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ struct tsso_fetcher {
 	size_t n_idle;
 	size_t in_use;
 	size_t max;
+	size_t queued; /* calls waiting in loops for a slot (wake them on release) */
 
 	atomic_ulong connects;
 };
@@ -176,10 +178,30 @@ fail:
 	return NULL;
 }
 
+static void wake_loops(void);
+
+/* A handle for a call that has its slot (in_use counted): an idle one or new. */
+static CURL *pool_handle(struct tsso_fetcher *f, CURL *h)
+{
+	if (h == NULL) {
+		h = curl_easy_init();
+		if (h == NULL) {
+			pthread_mutex_lock(&f->pool_mu);
+			f->in_use--;
+			pthread_cond_signal(&f->pool_cv);
+			pthread_mutex_unlock(&f->pool_mu);
+		}
+	}
+	return h;
+}
+
 /* Wait for a free slot at most the connect timeout (not at all unless
  * `wait`): a slow IdP fills only its own fetcher's slots, so other tenants
- * are never queued behind it. */
-static CURL *pool_acquire(struct tsso_fetcher *f, bool wait, struct tsso_err *err)
+ * are never queued behind it. With `queue` (a loop's call), a full pool
+ * counts the call as queued instead (*queued set, NULL returned, no error):
+ * pool_take_queued then takes a slot for it when one is free. */
+static CURL *pool_acquire(struct tsso_fetcher *f, bool wait, bool queue, bool *queued,
+                          struct tsso_err *err)
 {
 	struct timespec deadline;
 	CURL *h = NULL;
@@ -193,6 +215,14 @@ static CURL *pool_acquire(struct tsso_fetcher *f, bool wait, struct tsso_err *er
 	}
 	pthread_mutex_lock(&f->pool_mu);
 	while (f->in_use >= f->max) {
+		if (queue) {
+			/* Counted under the lock that a release takes: no wake-up is
+			 * lost between this check and the loop queueing the call. */
+			f->queued++;
+			pthread_mutex_unlock(&f->pool_mu);
+			*queued = true;
+			return NULL;
+		}
 		if (!wait ||
 		    (pthread_cond_timedwait(&f->pool_cv, &f->pool_mu, &deadline) == ETIMEDOUT &&
 		     f->in_use >= f->max)) {
@@ -205,29 +235,52 @@ static CURL *pool_acquire(struct tsso_fetcher *f, bool wait, struct tsso_err *er
 	if (f->n_idle > 0)
 		h = f->idle[--f->n_idle];
 	pthread_mutex_unlock(&f->pool_mu);
-	if (h == NULL) {
-		h = curl_easy_init();
-		if (h == NULL) {
-			pthread_mutex_lock(&f->pool_mu);
-			f->in_use--;
-			pthread_cond_signal(&f->pool_cv);
-			pthread_mutex_unlock(&f->pool_mu);
-			tsso_err_set(err, "fetch.init", "out of memory");
-		}
-	}
+	h = pool_handle(f, h);
+	if (h == NULL)
+		tsso_err_set(err, "fetch.init", "out of memory");
 	return h;
+}
+
+/* For a queued call: a slot if one is free (0, *ret set; NULL when out of
+ * memory), else 1 (still queued). gone: stop queueing without a slot. */
+static int pool_take_queued(struct tsso_fetcher *f, bool gone, CURL **ret)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&f->pool_mu);
+	if (!gone && f->in_use >= f->max) {
+		pthread_mutex_unlock(&f->pool_mu);
+		return 1;
+	}
+	f->queued--;
+	if (gone) {
+		pthread_mutex_unlock(&f->pool_mu);
+		*ret = NULL;
+		return 0;
+	}
+	f->in_use++;
+	if (f->n_idle > 0)
+		h = f->idle[--f->n_idle];
+	pthread_mutex_unlock(&f->pool_mu);
+	*ret = pool_handle(f, h);
+	return 0;
 }
 
 static void pool_release(struct tsso_fetcher *f, CURL *h)
 {
+	bool waiting;
+
 	pthread_mutex_lock(&f->pool_mu);
 	f->in_use--;
 	if (f->n_idle < f->max)
 		f->idle[f->n_idle++] = h;
 	else
 		curl_easy_cleanup(h);
+	waiting = f->queued > 0;
 	pthread_cond_signal(&f->pool_cv);
 	pthread_mutex_unlock(&f->pool_mu);
+	if (waiting)
+		wake_loops();
 }
 
 static size_t sink_write(char *p, size_t size, size_t n, void *user)
@@ -387,6 +440,15 @@ struct tsso_fetch_op {
 	CURLcode code;
 	bool done;
 	void *user; /* for the loop's done callback */
+
+	/* Waiting for a slot (no handle yet): what the transfer needs later. */
+	bool queued;
+	struct tsso_fetch_req req; /* url is `url`, owned; headers already in hdrs */
+	char *url;
+	bool http;
+	double deadline;             /* monotonic seconds: fetch.busy after */
+	const char *fail, *fail_msg; /* reason and message when it ended without a transfer */
+	struct tsso_fetch_op *next;  /* in its loop's queue */
 };
 
 /* Network refused on this thread (an event thread finishing a request): see
@@ -419,6 +481,14 @@ bool tsso_fetch_refused(void)
 
 static void op_release(struct tsso_fetch_op *op)
 {
+	if (op->queued) {
+		CURL *none;
+
+		(void)pool_take_queued(op->f, true, &none);
+		op->queued = false;
+	}
+	free(op->url);
+	op->url = NULL;
 	if (op->h != NULL) {
 		/* Drop pointers to this call's memory before the handle is reused. */
 		curl_easy_setopt(op->h, CURLOPT_HTTPHEADER, NULL);
@@ -434,8 +504,18 @@ static void op_release(struct tsso_fetch_op *op)
 	tsso_buf_free_secure(&op->sink.body);
 }
 
-/* Everything before the transfer; `wait` for a pool slot or not. */
-static int op_setup(struct tsso_fetcher *f, const struct tsso_fetch_req *req, bool wait,
+/* The handle set for this call, once it has its slot. */
+static int op_start(struct tsso_fetch_op *op, const struct tsso_fetch_req *req, bool http)
+{
+	return setup_handle(op->f, op->h, req, http, op->hdrs, &op->sink, op->errbuf) == 0 &&
+	               curl_easy_setopt(op->h, CURLOPT_PRIVATE, op) == CURLE_OK
+	           ? 0
+	           : -1;
+}
+
+/* Everything before the transfer; `wait` for a pool slot, or (`queue`, a
+ * loop's call) be queued for one, or neither (fetch.busy at once). */
+static int op_setup(struct tsso_fetcher *f, const struct tsso_fetch_req *req, bool wait, bool queue,
                     struct tsso_fetch_op *op, struct tsso_err *err)
 {
 	struct curl_slist *tmp;
@@ -462,11 +542,17 @@ static int op_setup(struct tsso_fetcher *f, const struct tsso_fetch_req *req, bo
 	}
 	if (op->hdrs == NULL)
 		return tsso_err_set(err, "fetch.init", "out of memory");
-	op->h = pool_acquire(f, wait, err);
+	op->h = pool_acquire(f, wait, queue, &op->queued, err);
+	if (op->queued) {
+		op->req = *req;
+		op->req.headers = NULL;
+		op->req.url = op->url = strdup(req->url);
+		op->http = http;
+		return op->url != NULL ? 0 : tsso_err_set(err, "fetch.init", "out of memory");
+	}
 	if (op->h == NULL)
 		return -1;
-	if (setup_handle(f, op->h, req, http, op->hdrs, &op->sink, op->errbuf) != 0 ||
-	    curl_easy_setopt(op->h, CURLOPT_PRIVATE, op) != CURLE_OK)
+	if (op_start(op, req, http) != 0)
 		return tsso_err_set(err, "fetch.init", "cannot configure the HTTP client");
 	return 0;
 }
@@ -480,6 +566,8 @@ static int op_collect(struct tsso_fetch_op *op, struct tsso_fetch_resp *ret, str
 	char *ct = NULL, *body = NULL;
 	size_t body_len = 0;
 
+	if (op->fail != NULL)
+		return tsso_err_set(err, op->fail, "%s", op->fail_msg);
 	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK && conns > 0)
 		atomic_fetch_add(&op->f->connects, (unsigned long)conns);
 	if (op->code != CURLE_OK)
@@ -517,7 +605,7 @@ int tsso_fetch(struct tsso_fetcher *f, const struct tsso_fetch_req *req,
 	struct tsso_fetch_op op = {0};
 	int rc = -1;
 
-	if (op_setup(f, req, true, &op, err) == 0) {
+	if (op_setup(f, req, true, false, &op, err) == 0) {
 		op.code = curl_easy_perform(op.h);
 		rc = op_collect(&op, ret, err);
 	}
@@ -534,7 +622,7 @@ struct tsso_fetch_op *tsso_fetch_op_new(struct tsso_fetcher *f, const struct tss
 		tsso_err_set(err, "fetch.init", "out of memory");
 		return NULL;
 	}
-	if (op_setup(f, req, false, op, err) != 0) {
+	if (op_setup(f, req, false, true, op, err) != 0) {
 		tsso_fetch_op_free(op);
 		return NULL;
 	}
@@ -571,8 +659,35 @@ struct tsso_fetch_loop {
 	CURLM *m;
 	int epfd;
 	double deadline; /* monotonic seconds when libcurl wants its timeout run; < 0 none */
-	size_t pending;
+	size_t pending;  /* calls added and not yet reported done, queued ones included */
+
+	/* Calls waiting for a slot of their fetcher, oldest first. A release on
+	 * any thread writes wake_fd (in epfd) while this loop has some; `kick`
+	 * makes the next run try at once (a call just queued). */
+	struct tsso_fetch_op *q_head, **q_tail;
+	atomic_size_t n_queued;
+	bool kick;
+	int wake_fd;
+	struct tsso_fetch_loop *next_loop; /* in `loops` */
 };
+
+/* Every loop, for wake_loops. */
+static pthread_mutex_t loops_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tsso_fetch_loop *loops;
+
+/* A slot came free somewhere and calls wait for one: loops that hold queued
+ * calls try again (each takes a slot only if one is still free). */
+static void wake_loops(void)
+{
+	const uint64_t one = 1;
+
+	pthread_mutex_lock(&loops_mu);
+	for (struct tsso_fetch_loop *l = loops; l != NULL; l = l->next_loop)
+		if (atomic_load(&l->n_queued) > 0 && write(l->wake_fd, &one, sizeof(one)) < 0) {
+			/* EAGAIN: the counter is full, so the loop wakes anyway. */
+		}
+	pthread_mutex_unlock(&loops_mu);
+}
 
 static double mono_now(void)
 {
@@ -625,9 +740,20 @@ struct tsso_fetch_loop *tsso_fetch_loop_new(struct tsso_err *err)
 		return NULL;
 	}
 	l->deadline = -1.0;
+	l->q_tail = &l->q_head;
+	atomic_init(&l->n_queued, 0);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	l->m = curl_multi_init();
-	if (l->epfd < 0 || l->m == NULL ||
+	if (l->epfd >= 0 && l->wake_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->wake_fd};
+
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev) != 0) {
+			close(l->wake_fd);
+			l->wake_fd = -1;
+		}
+	}
+	if (l->epfd < 0 || l->wake_fd < 0 || l->m == NULL ||
 	    curl_multi_setopt(l->m, CURLMOPT_SOCKETFUNCTION, loop_socket) != CURLM_OK ||
 	    curl_multi_setopt(l->m, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
 	    curl_multi_setopt(l->m, CURLMOPT_TIMERFUNCTION, loop_timer) != CURLM_OK ||
@@ -643,6 +769,10 @@ struct tsso_fetch_loop *tsso_fetch_loop_new(struct tsso_err *err)
 		tsso_fetch_loop_free(l);
 		return NULL;
 	}
+	pthread_mutex_lock(&loops_mu);
+	l->next_loop = loops;
+	loops = l;
+	pthread_mutex_unlock(&loops_mu);
 	return l;
 }
 
@@ -650,8 +780,17 @@ void tsso_fetch_loop_free(struct tsso_fetch_loop *l)
 {
 	if (l == NULL)
 		return;
+	pthread_mutex_lock(&loops_mu);
+	for (struct tsso_fetch_loop **p = &loops; *p != NULL; p = &(*p)->next_loop)
+		if (*p == l) {
+			*p = l->next_loop;
+			break;
+		}
+	pthread_mutex_unlock(&loops_mu);
 	if (l->m != NULL)
 		curl_multi_cleanup(l->m);
+	if (l->wake_fd >= 0)
+		close(l->wake_fd);
 	if (l->epfd >= 0)
 		close(l->epfd);
 	free(l);
@@ -664,11 +803,16 @@ int tsso_fetch_loop_fd(const struct tsso_fetch_loop *l)
 
 long tsso_fetch_loop_timeout(const struct tsso_fetch_loop *l)
 {
-	double left;
+	double at = l->deadline, left;
 
-	if (l->deadline < 0)
+	if (l->kick)
+		return 0;
+	for (const struct tsso_fetch_op *op = l->q_head; op != NULL; op = op->next)
+		if (at < 0 || op->deadline < at)
+			at = op->deadline;
+	if (at < 0)
 		return -1;
-	left = (l->deadline - mono_now()) * 1000.0;
+	left = (at - mono_now()) * 1000.0;
 	return left <= 0 ? 0 : (long)left + 1;
 }
 
@@ -682,10 +826,72 @@ int tsso_fetch_loop_add(struct tsso_fetch_loop *l, struct tsso_fetch_op *op, voi
 {
 	op->user = user;
 	op->done = false;
-	if (curl_multi_add_handle(l->m, op->h) != CURLM_OK)
+	if (op->queued) {
+		/* No slot yet: wait here, never holding the thread, at most the
+		 * connect timeout (as a blocking call waits for one). */
+		op->deadline = mono_now() + (double)op->f->connect_timeout_ms / 1000.0;
+		op->next = NULL;
+		*l->q_tail = op;
+		l->q_tail = &op->next;
+		atomic_fetch_add(&l->n_queued, 1);
+		l->kick = true;
+	} else if (curl_multi_add_handle(l->m, op->h) != CURLM_OK) {
 		return tsso_err_set(err, "fetch.init", "cannot start the call");
+	}
 	l->pending++;
 	return 0;
+}
+
+/* Queued calls: started when their fetcher has a free slot, failed with
+ * fetch.busy past their deadline; those that end here are reported done. */
+static unsigned run_queue(struct tsso_fetch_loop *l, void (*done)(void *user))
+{
+	struct tsso_fetch_op *op = l->q_head, *ended = NULL, **ended_tail = &ended;
+	double now = mono_now();
+	unsigned n = 0;
+
+	l->kick = false;
+	l->q_head = NULL;
+	l->q_tail = &l->q_head;
+	while (op != NULL) {
+		struct tsso_fetch_op *next = op->next;
+		int wait = pool_take_queued(op->f, false, &op->h);
+
+		op->next = NULL;
+		if (wait != 0 && now < op->deadline) {
+			*l->q_tail = op; /* still waiting, in its place */
+			l->q_tail = &op->next;
+			op = next;
+			continue;
+		}
+		if (wait != 0) {
+			(void)pool_take_queued(op->f, true, &op->h);
+			op->fail = "fetch.busy";
+			op->fail_msg = "too many calls in flight to this peer";
+		} else if (op->h == NULL || op_start(op, &op->req, op->http) != 0 ||
+		           curl_multi_add_handle(l->m, op->h) != CURLM_OK) {
+			op->fail = "fetch.init";
+			op->fail_msg = "cannot start the call";
+		}
+		op->queued = false;
+		atomic_fetch_sub(&l->n_queued, 1);
+		if (op->fail != NULL) {
+			*ended_tail = op;
+			ended_tail = &op->next;
+		}
+		op = next;
+	}
+	/* Reported after the queue is whole again: done() may add calls. */
+	while (ended != NULL) {
+		op = ended;
+		ended = op->next;
+		op->next = NULL;
+		op->done = true;
+		l->pending--;
+		n++;
+		done(op->user);
+	}
+	return n;
 }
 
 unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user))
@@ -696,6 +902,14 @@ unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user)
 	CURLMsg *msg;
 
 	for (int i = 0; i < n; i++) {
+		if (ev[i].data.fd == l->wake_fd) {
+			uint64_t v;
+
+			if (read(l->wake_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: already read; the queue is tried below anyway. */
+			}
+			continue;
+		}
 		int mask = ((ev[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
 		           ((ev[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
 		           ((ev[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
@@ -723,6 +937,8 @@ unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user)
 		finished++;
 		done(op->user);
 	}
+	if (l->q_head != NULL || l->kick)
+		finished += run_queue(l, done);
 	return finished;
 }
 

@@ -59,7 +59,11 @@ static int check_cfg(const struct tsso_tenant_cfg *c, const char *redirect_uri, 
 struct tsso_idp *tsso_idp_new(const struct tsso_tenant_cfg *cfg, const char *redirect_uri,
                               bool development, struct tsso_err *err)
 {
-	struct tsso_fetcher_opts fo = {.ca_file = cfg->ca_file, .allow_http_loopback = development};
+	struct tsso_fetcher_opts fo = {
+	    .ca_file = cfg->ca_file,
+	    .allow_http_loopback = development,
+	    .max_connections = cfg->max_idp_calls > 0 ? (size_t)cfg->max_idp_calls : 0,
+	};
 	struct tsso_idp *idp = NULL;
 
 	if (check_cfg(cfg, redirect_uri, development, err) != 0)

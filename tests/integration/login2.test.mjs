@@ -104,6 +104,7 @@ before(async () => {
       },
       maxage: {
         issuer: mini.issuer, client_id: 'tsso-mini', client_secret_file: '../secrets/client.secret', max_age: 60, embed: EMBED,
+        max_idp_calls: 8,
       },
     },
   });
@@ -374,11 +375,11 @@ test('max_age: an ID token whose auth_time is too old is refused; a fresh one pa
   assert.equal(ok.fin.status, 302, ok.fin.body.slice(0, 300));
 });
 
-test('more callbacks than outbound slots while the token endpoint is slow: the rest wait on workers, none fails, event threads keep answering', async () => {
+test('more callbacks than outbound slots while the token endpoint is slow: the rest wait their turn, none fails, event threads keep answering', async () => {
   // 11 logins of one tenant up to the callback; its fetcher allows 8 calls
-  // at once. With the token endpoint 1.5 s slow, 8 token calls run in the
-  // event threads' loops, the other 3 callbacks find no free slot and go to
-  // workers, which wait for one.
+  // at once (max_idp_calls). With the token endpoint 1.5 s slow, 8 token calls run in the
+  // event threads' loops; the other 3 find no free slot and wait, queued in
+  // their loops, until the first answers free slots.
   mini.setClaims(({ now }) => ({ auth_time: now - 10, email: 'busy@acme.example' }));
   const flows = [];
   for (let i = 0; i < 11; i++) flows.push(await toCallback('maxage'));

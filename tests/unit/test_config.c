@@ -131,6 +131,7 @@ static void test_valid(void **state)
 	assert_int_equal(t->scopes.n, 3);
 	assert_string_equal(t->scopes.v[0], "openid");
 	assert_int_equal(t->max_age, -1);
+	assert_int_equal(t->max_idp_calls, 32);
 	assert_string_equal(t->default_return_to, "/");
 	assert_null(tsso_config_tenant(cfg, "nope"));
 	/* The secret file path resolved against the tenant file, not the cwd. */
@@ -273,6 +274,8 @@ static void test_tenant_refusals(void **state)
 	    {"{\"id_token_signing_algs\":[\"none\"]}", "\"none\" is not allowed"},
 	    {"{\"id_token_signing_algs\":[\"HS256\"]}", "\"HS256\" is not allowed"},
 	    {"{\"clock_leeway\":3600}", "clock_leeway: must be between 0 and 300"},
+	    {"{\"max_idp_calls\":0}", "max_idp_calls: must be between 1 and 1024"},
+	    {"{\"max_idp_calls\":1025}", "max_idp_calls: must be between 1 and 1024"},
 	    {"{\"return_to_origins\":[\"https://dash.example.com/path\"]}",
 	     "must be an origin (no path)"},
 	    {"{\"return_to_origins\":[\"javascript:alert(1)\"]}", "must be an https:// URL"},

@@ -352,14 +352,26 @@ static void count_done(void *user)
 	(*(int *)user)++;
 }
 
-/* Drive a loop as an event thread does, until `want` calls finished (bounded). */
+/* Drive a loop as an event thread does (sleep until its descriptor is
+ * readable or its timeout is due, then run it) until `want` calls finished;
+ * bounded. A loop that forgets to wake up sleeps to its next deadline. */
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void drive(struct tsso_fetch_loop *l, int *done, int want)
 {
-	for (int i = 0; i < 1000 && *done < want; i++) {
+	double end = mono_s() + 12.0;
+
+	for (int i = 0; i < 1000 && *done < want && mono_s() < end; i++) {
 		struct pollfd p = {.fd = tsso_fetch_loop_fd(l), .events = POLLIN};
 		long to = tsso_fetch_loop_timeout(l);
 
-		(void)poll(&p, 1, to < 0 || to > 20 ? 20 : (int)to);
+		(void)poll(&p, 1, to < 0 || to > 6000 ? 6000 : (int)to);
 		(void)tsso_fetch_loop_run(l, count_done);
 	}
 	assert_int_equal(*done, want);
@@ -448,33 +460,148 @@ static void test_fetch_loop(void **state)
 	tsso_fetcher_free(f);
 }
 
-/* An event thread never waits for a pool slot: fetch.busy at once. */
-static void test_fetch_op_busy(void **state)
+/* An event thread never waits for a pool slot: a call without one is
+ * queued in the loop at once and starts when a slot comes free. */
+static void test_fetch_op_queued(void **state)
 {
 	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
 	                              .max_connections = 1,
 	                              .connect_timeout_ms = 5000};
-	struct tsso_fetch_req req = {.method = "GET", .url = url_of(true, "/ok")};
+	char ok_url[256];
+	struct tsso_fetch_req req = {.method = "GET", .url = ok_url};
 	struct tsso_err err = {0};
 	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
+	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
+	struct tsso_fetch_resp r = {0};
 	struct tsso_fetch_op *a, *b;
-	struct timespec t0, t1;
+	int done_a = 0, done_b = 0;
+	double t0;
 
 	(void)state;
 	assert_non_null(f);
+	assert_non_null(l);
+	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
 	a = tsso_fetch_op_new(f, &req, &err);
 	assert_non_null(a);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	b = tsso_fetch_op_new(f, &req, &err);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_null(b);
-	assert_string_equal(tsso_err_reason(&err), "fetch.busy");
-	assert_true(t1.tv_sec - t0.tv_sec < 2);
-	/* Freed unused, the slot is free again. */
-	tsso_fetch_op_free(a);
+	t0 = mono_s();
 	b = tsso_fetch_op_new(f, &req, &err);
 	assert_non_null(b);
+	assert_true(mono_s() - t0 < 1.0);
+	assert_int_equal(tsso_fetch_loop_add(l, a, &done_a, &err), 0);
+	assert_int_equal(tsso_fetch_loop_add(l, b, &done_b, &err), 0);
+	assert_int_equal(tsso_fetch_loop_pending(l), 2);
+	drive(l, &done_a, 1);
+	/* a is done but still holds the slot (until freed): b waits. */
+	assert_int_equal(done_b, 0);
+	assert_int_equal(tsso_fetch_loop_pending(l), 1);
+	assert_int_equal(tsso_fetch_op_result(a, &r, &err), 0);
+	tsso_fetch_resp_free(&r);
+	t0 = mono_s();
+	tsso_fetch_op_free(a); /* the release wakes the loop: no 5 s wait */
+	drive(l, &done_b, 1);
+	assert_true(mono_s() - t0 < 2.0);
+	assert_int_equal(tsso_fetch_op_result(b, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"ok\":true}");
+	tsso_fetch_resp_free(&r);
+	assert_int_equal(tsso_fetch_loop_pending(l), 0);
 	tsso_fetch_op_free(b);
+	tsso_fetch_loop_free(l);
+	tsso_fetcher_free(f);
+}
+
+/* A queued call waits at most the connect timeout, as a blocking caller
+ * does, then ends with fetch.busy; freeing an op that never ran gives its
+ * place back. */
+static void test_fetch_op_queue_expires(void **state)
+{
+	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
+	                              .max_connections = 1,
+	                              .connect_timeout_ms = 300};
+	char ok_url[256];
+	struct tsso_fetch_req req = {.method = "GET", .url = ok_url};
+	struct tsso_err err = {0};
+	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
+	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
+	struct tsso_fetch_resp r = {0};
+	struct tsso_fetch_op *a, *b, *c;
+	int done = 0;
+	double t0, dt;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(l);
+	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
+	a = tsso_fetch_op_new(f, &req, &err); /* holds the only slot, never run */
+	assert_non_null(a);
+	b = tsso_fetch_op_new(f, &req, &err);
+	assert_non_null(b);
+	t0 = mono_s();
+	assert_int_equal(tsso_fetch_loop_add(l, b, &done, &err), 0);
+	drive(l, &done, 1);
+	dt = mono_s() - t0;
+	assert_true(dt >= 0.29);
+	assert_true(dt < 2.0);
+	assert_int_equal(tsso_fetch_loop_pending(l), 0);
+	assert_int_equal(tsso_fetch_op_result(b, &r, &err), -1);
+	assert_string_equal(tsso_err_reason(&err), "fetch.busy");
+	tsso_fetch_op_free(b);
+	/* Queued, then freed without ever running: its copy of the request
+	 * goes with it (LeakSanitizer in the sanitizer build). */
+	c = tsso_fetch_op_new(f, &req, &err);
+	assert_non_null(c);
+	tsso_fetch_op_free(c);
+	tsso_fetch_op_free(a);
+	/* The slot is free: a blocking call gets it at once. */
+	t0 = mono_s();
+	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), 0);
+	assert_true(mono_s() - t0 < 1.0);
+	tsso_fetch_resp_free(&r);
+	tsso_fetch_loop_free(l);
+	tsso_fetcher_free(f);
+}
+
+/* A slot freed by another thread (a worker's blocking call) wakes the loop
+ * that holds a queued call. */
+static void test_fetch_op_queue_woken(void **state)
+{
+	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
+	                              .max_connections = 1,
+	                              .connect_timeout_ms = 5000,
+	                              .total_timeout_ms = 600};
+	char ok_url[256];
+	struct tsso_fetch_req req = {.method = "GET", .url = ok_url};
+	struct tsso_err err = {0};
+	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
+	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
+	struct slow_call call = {.f = f};
+	struct tsso_fetch_resp r = {0};
+	struct tsso_fetch_op *b;
+	pthread_t t;
+	int done = 0;
+	double t0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(l);
+	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
+	assert_int_equal(pthread_create(&t, NULL, slow_thread, &call), 0);
+	usleep(150 * 1000);
+	t0 = mono_s();
+	b = tsso_fetch_op_new(f, &req, &err);
+	assert_non_null(b);
+	assert_int_equal(tsso_fetch_loop_add(l, b, &done, &err), 0);
+	drive(l, &done, 1);
+	/* Started when the worker's call timed out (~0.45 s), long before the
+	 * 5 s a forgotten wake-up would take. */
+	assert_true(mono_s() - t0 < 3.0);
+	assert_int_equal(tsso_fetch_op_result(b, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	tsso_fetch_resp_free(&r);
+	tsso_fetch_op_free(b);
+	pthread_join(t, NULL);
+	assert_int_equal(call.rc, -1);
+	tsso_fetch_loop_free(l);
 	tsso_fetcher_free(f);
 }
 
@@ -604,7 +731,9 @@ int main(void)
 	    cmocka_unit_test(test_fetch_busy),
 	    cmocka_unit_test(test_fetch_forbidden),
 	    cmocka_unit_test(test_fetch_loop),
-	    cmocka_unit_test(test_fetch_op_busy),
+	    cmocka_unit_test(test_fetch_op_queued),
+	    cmocka_unit_test(test_fetch_op_queue_expires),
+	    cmocka_unit_test(test_fetch_op_queue_woken),
 	    cmocka_unit_test(test_refresh),
 	    cmocka_unit_test(test_end_session_url),
 	    cmocka_unit_test(test_concurrent_swap),
