@@ -460,54 +460,76 @@ static void test_fetch_loop(void **state)
 	tsso_fetcher_free(f);
 }
 
+/* A fetcher of one slot, a loop, and a GET of /ok: the queueing tests. */
+struct one_slot {
+	struct tsso_fetcher *f;
+	struct tsso_fetch_loop *l;
+	char ok_url[256];
+	struct tsso_fetch_req req;
+};
+
+static void one_slot_init(struct one_slot *t, long connect_ms, long total_ms)
+{
+	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
+	                              .max_connections = 1,
+	                              .connect_timeout_ms = connect_ms,
+	                              .total_timeout_ms = total_ms};
+	struct tsso_err err = {0};
+
+	t->f = tsso_fetcher_new(&o, &err);
+	t->l = tsso_fetch_loop_new(&err);
+	assert_non_null(t->f);
+	assert_non_null(t->l);
+	/* url_of returns one static buffer. */
+	snprintf(t->ok_url, sizeof(t->ok_url), "%s", url_of(true, "/ok"));
+	t->req = (struct tsso_fetch_req){.method = "GET", .url = t->ok_url};
+}
+
+static void one_slot_free(struct one_slot *t)
+{
+	tsso_fetch_loop_free(t->l);
+	tsso_fetcher_free(t->f);
+}
+
 /* An event thread never waits for a pool slot: a call without one is
  * queued in the loop at once and starts when a slot comes free. */
 static void test_fetch_op_queued(void **state)
 {
-	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
-	                              .max_connections = 1,
-	                              .connect_timeout_ms = 5000};
-	char ok_url[256];
-	struct tsso_fetch_req req = {.method = "GET", .url = ok_url};
+	struct one_slot t;
 	struct tsso_err err = {0};
-	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
-	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
 	struct tsso_fetch_resp r = {0};
 	struct tsso_fetch_op *a, *b;
 	int done_a = 0, done_b = 0;
 	double t0;
 
 	(void)state;
-	assert_non_null(f);
-	assert_non_null(l);
-	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
-	a = tsso_fetch_op_new(f, &req, &err);
+	one_slot_init(&t, 5000, 0);
+	a = tsso_fetch_op_new(t.f, &t.req, &err);
 	assert_non_null(a);
 	t0 = mono_s();
-	b = tsso_fetch_op_new(f, &req, &err);
+	b = tsso_fetch_op_new(t.f, &t.req, &err);
 	assert_non_null(b);
 	assert_true(mono_s() - t0 < 1.0);
-	assert_int_equal(tsso_fetch_loop_add(l, a, &done_a, &err), 0);
-	assert_int_equal(tsso_fetch_loop_add(l, b, &done_b, &err), 0);
-	assert_int_equal(tsso_fetch_loop_pending(l), 2);
-	drive(l, &done_a, 1);
+	assert_int_equal(tsso_fetch_loop_add(t.l, a, &done_a, &err), 0);
+	assert_int_equal(tsso_fetch_loop_add(t.l, b, &done_b, &err), 0);
+	assert_int_equal(tsso_fetch_loop_pending(t.l), 2);
+	drive(t.l, &done_a, 1);
 	/* a is done but still holds the slot (until freed): b waits. */
 	assert_int_equal(done_b, 0);
-	assert_int_equal(tsso_fetch_loop_pending(l), 1);
+	assert_int_equal(tsso_fetch_loop_pending(t.l), 1);
 	assert_int_equal(tsso_fetch_op_result(a, &r, &err), 0);
 	tsso_fetch_resp_free(&r);
 	t0 = mono_s();
 	tsso_fetch_op_free(a); /* the release wakes the loop: no 5 s wait */
-	drive(l, &done_b, 1);
+	drive(t.l, &done_b, 1);
 	assert_true(mono_s() - t0 < 2.0);
 	assert_int_equal(tsso_fetch_op_result(b, &r, &err), 0);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "{\"ok\":true}");
 	tsso_fetch_resp_free(&r);
-	assert_int_equal(tsso_fetch_loop_pending(l), 0);
+	assert_int_equal(tsso_fetch_loop_pending(t.l), 0);
 	tsso_fetch_op_free(b);
-	tsso_fetch_loop_free(l);
-	tsso_fetcher_free(f);
+	one_slot_free(&t);
 }
 
 /* A queued call waits at most the connect timeout, as a blocking caller
@@ -515,83 +537,66 @@ static void test_fetch_op_queued(void **state)
  * place back. */
 static void test_fetch_op_queue_expires(void **state)
 {
-	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
-	                              .max_connections = 1,
-	                              .connect_timeout_ms = 300};
-	char ok_url[256];
-	struct tsso_fetch_req req = {.method = "GET", .url = ok_url};
+	struct one_slot t;
 	struct tsso_err err = {0};
-	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
-	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
 	struct tsso_fetch_resp r = {0};
 	struct tsso_fetch_op *a, *b, *c;
 	int done = 0;
 	double t0, dt;
 
 	(void)state;
-	assert_non_null(f);
-	assert_non_null(l);
-	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
-	a = tsso_fetch_op_new(f, &req, &err); /* holds the only slot, never run */
+	one_slot_init(&t, 300, 0);
+	a = tsso_fetch_op_new(t.f, &t.req, &err); /* holds the only slot, never run */
 	assert_non_null(a);
-	b = tsso_fetch_op_new(f, &req, &err);
+	b = tsso_fetch_op_new(t.f, &t.req, &err);
 	assert_non_null(b);
 	t0 = mono_s();
-	assert_int_equal(tsso_fetch_loop_add(l, b, &done, &err), 0);
-	drive(l, &done, 1);
+	assert_int_equal(tsso_fetch_loop_add(t.l, b, &done, &err), 0);
+	drive(t.l, &done, 1);
 	dt = mono_s() - t0;
 	assert_true(dt >= 0.29);
 	assert_true(dt < 2.0);
-	assert_int_equal(tsso_fetch_loop_pending(l), 0);
+	assert_int_equal(tsso_fetch_loop_pending(t.l), 0);
 	assert_int_equal(tsso_fetch_op_result(b, &r, &err), -1);
 	assert_string_equal(tsso_err_reason(&err), "fetch.busy");
 	tsso_fetch_op_free(b);
 	/* Queued, then freed without ever running: its copy of the request
 	 * goes with it (LeakSanitizer in the sanitizer build). */
-	c = tsso_fetch_op_new(f, &req, &err);
+	c = tsso_fetch_op_new(t.f, &t.req, &err);
 	assert_non_null(c);
 	tsso_fetch_op_free(c);
 	tsso_fetch_op_free(a);
 	/* The slot is free: a blocking call gets it at once. */
 	t0 = mono_s();
-	assert_int_equal(get(f, url_of(true, "/ok"), 0, &r, &err), 0);
+	assert_int_equal(get(t.f, t.ok_url, 0, &r, &err), 0);
 	assert_true(mono_s() - t0 < 1.0);
 	tsso_fetch_resp_free(&r);
-	tsso_fetch_loop_free(l);
-	tsso_fetcher_free(f);
+	one_slot_free(&t);
 }
 
 /* A slot freed by another thread (a worker's blocking call) wakes the loop
  * that holds a queued call. */
 static void test_fetch_op_queue_woken(void **state)
 {
-	struct tsso_fetcher_opts o = {.ca_file = TSSO_TEST_DATA "/oidc/ca.pem",
-	                              .max_connections = 1,
-	                              .connect_timeout_ms = 5000,
-	                              .total_timeout_ms = 600};
-	char ok_url[256];
-	struct tsso_fetch_req req = {.method = "GET", .url = ok_url};
+	struct one_slot t;
+	struct slow_call call;
 	struct tsso_err err = {0};
-	struct tsso_fetcher *f = tsso_fetcher_new(&o, &err);
-	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
-	struct slow_call call = {.f = f};
 	struct tsso_fetch_resp r = {0};
 	struct tsso_fetch_op *b;
-	pthread_t t;
+	pthread_t th;
 	int done = 0;
 	double t0;
 
 	(void)state;
-	assert_non_null(f);
-	assert_non_null(l);
-	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
-	assert_int_equal(pthread_create(&t, NULL, slow_thread, &call), 0);
+	one_slot_init(&t, 5000, 600);
+	call = (struct slow_call){.f = t.f};
+	assert_int_equal(pthread_create(&th, NULL, slow_thread, &call), 0);
 	usleep(150 * 1000);
 	t0 = mono_s();
-	b = tsso_fetch_op_new(f, &req, &err);
+	b = tsso_fetch_op_new(t.f, &t.req, &err);
 	assert_non_null(b);
-	assert_int_equal(tsso_fetch_loop_add(l, b, &done, &err), 0);
-	drive(l, &done, 1);
+	assert_int_equal(tsso_fetch_loop_add(t.l, b, &done, &err), 0);
+	drive(t.l, &done, 1);
 	/* Started when the worker's call timed out (~0.45 s), long before the
 	 * 5 s a forgotten wake-up would take. */
 	assert_true(mono_s() - t0 < 3.0);
@@ -599,10 +604,9 @@ static void test_fetch_op_queue_woken(void **state)
 	assert_int_equal(r.status, 200);
 	tsso_fetch_resp_free(&r);
 	tsso_fetch_op_free(b);
-	pthread_join(t, NULL);
+	pthread_join(th, NULL);
 	assert_int_equal(call.rc, -1);
-	tsso_fetch_loop_free(l);
-	tsso_fetcher_free(f);
+	one_slot_free(&t);
 }
 
 static void test_refresh(void **state)
