@@ -25,12 +25,14 @@ int tsso_buf_add(struct tsso_buf *b, const void *p, size_t n) TSSO_WUR;
  * (copies) the content; -1 when over max or out of memory. */
 int tsso_buf_reserve(struct tsso_buf *b, size_t n) TSSO_WUR;
 int tsso_buf_adds(struct tsso_buf *b, const char *s) TSSO_WUR;
+/* Append v in decimal (no printf: the hot paths build cookies and URLs). */
+int tsso_buf_addll(struct tsso_buf *b, long long v) TSSO_WUR;
 int tsso_buf_addf(struct tsso_buf *b, const char *fmt, ...) TSSO_PRINTF(2, 3) TSSO_WUR;
 int tsso_buf_vaddf(struct tsso_buf *b, const char *fmt, va_list ap) TSSO_WUR;
-/* Make room for extra more bytes now, so that appends up to that size do
- * not reallocate (for output whose size is known in advance); -1 when over
- * max or out of memory. */
-int tsso_buf_reserve(struct tsso_buf *b, size_t extra) TSSO_WUR;
+/* The decimal digits of v written backwards from the end of d (room for
+ * any long long, sign included); returns where they start. */
+#define TSSO_DEC_LL_MAX 24
+char *tsso_dec_ll(char d[TSSO_DEC_LL_MAX], long long v);
 /* Append s with JSON string escaping (no surrounding quotes). */
 int tsso_buf_add_json_escaped(struct tsso_buf *b, const char *s) TSSO_WUR;
 /* Append s with HTML escaping of & < > " ' */

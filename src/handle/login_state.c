@@ -33,8 +33,9 @@ char *hdl_login_state_cookie_name(const struct tsso_req *req, const char *state)
 		return NULL;
 	}
 	tsso_buf_init(&b, 256);
-	if (tsso_buf_addf(&b, "%s%s%.*s", req->rt->cfg->session.cookie_name,
-	                  TSSO_LOGIN_STATE_COOKIE_INFIX, STATE_KEY_LEN, h) < 0) {
+	if (tsso_buf_adds(&b, req->rt->cfg->session.cookie_name) < 0 ||
+	    tsso_buf_adds(&b, TSSO_LOGIN_STATE_COOKIE_INFIX) < 0 ||
+	    tsso_buf_add(&b, h, STATE_KEY_LEN) < 0) {
 		free(h);
 		tsso_buf_free(&b);
 		return NULL;

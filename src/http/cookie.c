@@ -209,20 +209,27 @@ char *tsso_cookie_build(const struct tsso_cookie_opts *o)
 	r |= tsso_buf_adds(&b, "=");
 	if (!o->remove)
 		r |= tsso_buf_adds(&b, o->value);
-	if (o->path != NULL)
-		r |= tsso_buf_addf(&b, "; Path=%s", o->path);
-	if (o->domain != NULL)
-		r |= tsso_buf_addf(&b, "; Domain=%s", o->domain);
+	if (o->path != NULL) {
+		r |= tsso_buf_adds(&b, "; Path=");
+		r |= tsso_buf_adds(&b, o->path);
+	}
+	if (o->domain != NULL) {
+		r |= tsso_buf_adds(&b, "; Domain=");
+		r |= tsso_buf_adds(&b, o->domain);
+	}
 	/* RFC 6265 §5.2.2: Max-Age=0 makes the cookie expire at once. */
-	if (o->remove)
+	if (o->remove) {
 		r |= tsso_buf_adds(&b, "; Max-Age=0");
-	else if (o->max_age != TSSO_COOKIE_SESSION)
-		r |= tsso_buf_addf(&b, "; Max-Age=%ld", o->max_age);
+	} else if (o->max_age != TSSO_COOKIE_SESSION) {
+		r |= tsso_buf_adds(&b, "; Max-Age=");
+		r |= tsso_buf_addll(&b, o->max_age);
+	}
 	if (o->secure)
 		r |= tsso_buf_adds(&b, "; Secure");
 	if (o->http_only)
 		r |= tsso_buf_adds(&b, "; HttpOnly");
-	r |= tsso_buf_addf(&b, "; SameSite=%s", samesite[o->same_site]);
+	r |= tsso_buf_adds(&b, "; SameSite=");
+	r |= tsso_buf_adds(&b, samesite[o->same_site]);
 	if (r != 0) {
 		/* Over TSSO_SESSION_COOKIE_MAX or out of memory. */
 		tsso_buf_free_secure(&b);

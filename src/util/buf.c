@@ -59,6 +59,28 @@ int tsso_buf_adds(struct tsso_buf *b, const char *s)
 	return tsso_buf_add(b, s, strlen(s));
 }
 
+char *tsso_dec_ll(char d[TSSO_DEC_LL_MAX], long long v)
+{
+	char *p = d + TSSO_DEC_LL_MAX;
+	/* Through unsigned, so that LLONG_MIN has a magnitude too. */
+	unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + m % 10);
+		m /= 10;
+	} while (m != 0);
+	if (v < 0)
+		*--p = '-';
+	return p;
+}
+
+int tsso_buf_addll(struct tsso_buf *b, long long v)
+{
+	char d[TSSO_DEC_LL_MAX], *p = tsso_dec_ll(d, v);
+
+	return tsso_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 int tsso_buf_vaddf(struct tsso_buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

@@ -265,16 +265,8 @@ static void put_scalar(struct tsso_jsonw *w, const char *t, size_t n)
 
 void tsso_jsonw_int(struct tsso_jsonw *w, long long v)
 {
-	char digits[24], *p = digits + sizeof(digits);
-	/* Through unsigned, so that LLONG_MIN has a magnitude too. */
-	unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char digits[TSSO_DEC_LL_MAX], *p = tsso_dec_ll(digits, v);
 
-	do {
-		*--p = (char)('0' + m % 10);
-		m /= 10;
-	} while (m != 0);
-	if (v < 0)
-		*--p = '-';
 	put_scalar(w, p, (size_t)(digits + sizeof(digits) - p));
 }
 

@@ -514,6 +514,18 @@ void tsso_url_free(struct tsso_url *url)
 	free(url);
 }
 
+/* host [":" port] (the port only when not the scheme's default). */
+static int add_host_port(struct tsso_buf *b, const struct tsso_url *url)
+{
+	int r = tsso_buf_adds(b, url->host);
+
+	if (url->port >= 0) {
+		r |= tsso_buf_adds(b, ":");
+		r |= tsso_buf_addll(b, url->port);
+	}
+	return r;
+}
+
 /* URL Standard §4.5 "URL serializer" (authority always present: special). */
 char *tsso_url_href(const struct tsso_url *url)
 {
@@ -521,21 +533,26 @@ char *tsso_url_href(const struct tsso_url *url)
 	int r = 0;
 
 	tsso_buf_init(&b, 8 * URL_PART_MAX);
-	r |= tsso_buf_addf(&b, "%s://", url->scheme);
+	r |= tsso_buf_adds(&b, url->scheme);
+	r |= tsso_buf_adds(&b, "://");
 	if (url->username[0] != '\0' || url->password[0] != '\0') {
 		r |= tsso_buf_adds(&b, url->username);
-		if (url->password[0] != '\0')
-			r |= tsso_buf_addf(&b, ":%s", url->password);
+		if (url->password[0] != '\0') {
+			r |= tsso_buf_adds(&b, ":");
+			r |= tsso_buf_adds(&b, url->password);
+		}
 		r |= tsso_buf_adds(&b, "@");
 	}
-	r |= tsso_buf_adds(&b, url->host);
-	if (url->port >= 0)
-		r |= tsso_buf_addf(&b, ":%d", url->port);
+	r |= add_host_port(&b, url);
 	r |= tsso_buf_adds(&b, url->path);
-	if (url->query != NULL)
-		r |= tsso_buf_addf(&b, "?%s", url->query);
-	if (url->fragment != NULL)
-		r |= tsso_buf_addf(&b, "#%s", url->fragment);
+	if (url->query != NULL) {
+		r |= tsso_buf_adds(&b, "?");
+		r |= tsso_buf_adds(&b, url->query);
+	}
+	if (url->fragment != NULL) {
+		r |= tsso_buf_adds(&b, "#");
+		r |= tsso_buf_adds(&b, url->fragment);
+	}
 	if (r != 0) {
 		tsso_buf_free(&b);
 		return NULL;
@@ -551,9 +568,9 @@ char *tsso_url_origin(const struct tsso_url *url)
 	int r = 0;
 
 	tsso_buf_init(&b, 2 * URL_PART_MAX);
-	r |= tsso_buf_addf(&b, "%s://%s", url->scheme, url->host);
-	if (url->port >= 0)
-		r |= tsso_buf_addf(&b, ":%d", url->port);
+	r |= tsso_buf_adds(&b, url->scheme);
+	r |= tsso_buf_adds(&b, "://");
+	r |= add_host_port(&b, url);
 	if (r != 0) {
 		tsso_buf_free(&b);
 		return NULL;

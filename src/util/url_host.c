@@ -103,10 +103,10 @@ static int ipv4_parse(const char *s, size_t n, struct tsso_buf *out, struct tsso
 	addr = nums[count - 1];
 	for (size_t i = 0; i + 1 < count; i++)
 		addr += nums[i] << (8 * (3 - i));
-	if (tsso_buf_addf(out, "%u.%u.%u.%u", (unsigned)(addr >> 24) & 255,
-	                  (unsigned)(addr >> 16) & 255, (unsigned)(addr >> 8) & 255,
-	                  (unsigned)addr & 255) < 0)
-		return tsso_err_set(err, "url.nomem", "out of memory");
+	for (int shift = 24; shift >= 0; shift -= 8)
+		if (tsso_buf_addll(out, (long long)((addr >> shift) & 255)) < 0 ||
+		    (shift != 0 && tsso_buf_adds(out, ".") < 0))
+			return tsso_err_set(err, "url.nomem", "out of memory");
 	return 0;
 }
 

@@ -1,8 +1,10 @@
 /* Unit tests for src/util: base64url, bounded buffers, errors, crypto helpers. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -112,7 +114,27 @@ static void test_buf_limit(void **state)
 	assert_int_equal(b.len, 8);
 	assert_string_equal(b.ptr, "12345678");
 	assert_int_equal(tsso_buf_addf(&b, "%d", 1), -1);
+	assert_int_equal(tsso_buf_addll(&b, 1), -1);
+	assert_int_equal(b.len, 8);
 	tsso_buf_free(&b);
+}
+
+/* Decimal integers without printf: the same text as printf's %lld. */
+static void test_buf_addll(void **state)
+{
+	static const long long v[] = {0, 7, -1, 10, -10, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+	struct tsso_buf b;
+	char want[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		tsso_buf_init(&b, 64);
+		assert_int_equal(tsso_buf_adds(&b, "x"), 0);
+		assert_int_equal(tsso_buf_addll(&b, v[i]), 0);
+		snprintf(want, sizeof(want), "x%lld", v[i]);
+		assert_string_equal(b.ptr, want);
+		tsso_buf_free(&b);
+	}
 }
 
 static void test_buf_escape(void **state)
@@ -215,10 +237,15 @@ static void test_rand_pool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_b64url_vectors), cmocka_unit_test(test_b64url_refuses),
-	    cmocka_unit_test(test_b64url_groups),  cmocka_unit_test(test_buf_limit),
-	    cmocka_unit_test(test_buf_escape),     cmocka_unit_test(test_err),
-	    cmocka_unit_test(test_crypto),         cmocka_unit_test(test_rand_pool),
+	    cmocka_unit_test(test_b64url_vectors),
+	    cmocka_unit_test(test_b64url_refuses),
+	    cmocka_unit_test(test_b64url_groups),
+	    cmocka_unit_test(test_buf_limit),
+	    cmocka_unit_test(test_buf_addll),
+	    cmocka_unit_test(test_buf_escape),
+	    cmocka_unit_test(test_err),
+	    cmocka_unit_test(test_crypto),
+	    cmocka_unit_test(test_rand_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
