@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "tsso/buf.h"
 #include "tsso/common.h"
 #include "tsso/config.h"
 #include "tsso/err.h"
@@ -116,6 +117,10 @@ void tsso_embed_token_clear(struct tsso_embed_token *t);
 /* The embed-token route's answer {"token", "expires_at", "expires_in"}
  * (expires_in counted from now). New reference or NULL. */
 json_t *tsso_embed_token_json(const struct tsso_embed_token *t, long long now);
+/* The same answer written straight to out (no json_t: every page load of an
+ * embedding page asks for it); -1 when out is full or t has no token. */
+int tsso_embed_token_write(struct tsso_buf *out, const struct tsso_embed_token *t,
+                           long long now) TSSO_WUR;
 
 /* Token cache policy: true when a token issued at iat that expires at exp
  * should be re-minted at now, i.e. when more than two thirds of its life are

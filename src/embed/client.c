@@ -9,6 +9,7 @@
 
 #include "embed_int.h"
 #include "tsso/crypto.h"
+#include "tsso/jsonw.h"
 
 #define TOUCAN_AI_TOKEN_PATH "/embed/generate-token"
 #define RETRY_AFTER_DEFAULT  5
@@ -192,6 +193,25 @@ json_t *tsso_embed_token_json(const struct tsso_embed_token *t, long long now)
 	return json_pack("{s:s, s:I, s:I}", "token", t->token, "expires_at",
 	                 (json_int_t)t->expires_at, "expires_in",
 	                 (json_int_t)(left > 0 ? left : 0));
+}
+
+int tsso_embed_token_write(struct tsso_buf *out, const struct tsso_embed_token *t, long long now)
+{
+	long long left = t->expires_at - now;
+	struct tsso_jsonw w;
+
+	if (t->token == NULL)
+		return -1;
+	tsso_jsonw_init(&w, out);
+	tsso_jsonw_obj_begin(&w);
+	tsso_jsonw_key(&w, "token");
+	tsso_jsonw_str(&w, t->token);
+	tsso_jsonw_key(&w, "expires_at");
+	tsso_jsonw_int(&w, t->expires_at);
+	tsso_jsonw_key(&w, "expires_in");
+	tsso_jsonw_int(&w, left > 0 ? left : 0);
+	tsso_jsonw_obj_end(&w);
+	return tsso_jsonw_finish(&w, NULL);
 }
 
 bool tsso_embed_should_remint(long long iat, long long exp, long long now)

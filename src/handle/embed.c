@@ -76,6 +76,15 @@ bool tsso_embed_token_local(const struct tsso_req *req)
 	       tsso_embed_mint_is_local(req->tenant->embed) && !req->tenant->cfg->refresh_tokens;
 }
 
+static void answer_token(struct tsso_resp *resp, const struct tsso_embed_token *t, long long now)
+{
+	resp->status = 200;
+	resp->content_type = "application/json";
+	tsso_buf_reset(&resp->body);
+	if (tsso_embed_token_write(&resp->body, t, now) < 0)
+		tsso_resp_text(resp, 500, "application/json", "{\"error\":\"oom\"}");
+}
+
 void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 {
 	struct tsso_session *s = NULL;
@@ -86,7 +95,6 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 	char *cookie = NULL;
 	char ra[24];
 	long wait;
-	json_t *body;
 
 	if (!cors(req, resp)) {
 		tsso_resp_error(req, resp, 403, "embed.origin_not_allowed", "Origin not allowed",
@@ -131,9 +139,8 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 	if (s->embed_token != NULL && !tsso_embed_should_remint(s->embed_iat, s->embed_exp, now)) {
 		tok.token = s->embed_token;
 		tok.expires_at = s->embed_exp;
-		body = tsso_embed_token_json(&tok, now);
+		answer_token(resp, &tok, now);
 		tok.token = NULL;
-		tsso_resp_json(resp, 200, body);
 		goto out;
 	}
 	id = tsso_identity_from_json(tsso_session_identity(s));
@@ -166,7 +173,7 @@ void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)
 			(void)hdl_set_cookie(req, resp, req->rt->cfg->session.cookie_name, cookie,
 			                     -1, false, false);
 	}
-	tsso_resp_json(resp, 200, tsso_embed_token_json(&tok, now));
+	answer_token(resp, &tok, now);
 out:
 	tsso_free_secret(cookie);
 	tsso_embed_token_clear(&tok);

@@ -11,6 +11,7 @@
 #include "embed_test_util.h"
 #include "tsso/embed.h"
 #include "tsso/identity.h"
+#include "tsso/jsonw.h"
 #include "tsso/limits.h"
 #include "tsso/log.h"
 
@@ -80,6 +81,44 @@ static void test_token_json(void **state)
 	tsso_embed_token_clear(&t);
 	assert_null(t.token);
 	assert_null(tsso_embed_token_json(&t, 0));
+}
+
+/* The answer written straight to a buffer is byte for byte the json_t one
+ * as the JSON writer dumps it (what the route sent before). */
+static void test_token_write(void **state)
+{
+	static const char *const tokens[] = {"eyJhbGciOiJFUzI1NiJ9.e30.sig",
+	                                     "odd \"quoted\" \\ token"};
+	static const long long nows[] = {250, 400, 500, -5};
+	struct tsso_embed_token t = {.issued_at = 100, .expires_at = 400, .expires_in = 300};
+	struct tsso_buf a, b;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++)
+		for (size_t k = 0; k < sizeof(nows) / sizeof(nows[0]); k++) {
+			json_t *j;
+
+			t.token = (char *)tokens[i];
+			j = tsso_embed_token_json(&t, nows[k]);
+			tsso_buf_init(&a, 4096);
+			tsso_buf_init(&b, 4096);
+			assert_int_equal(tsso_jsonw_dump(&a, j, NULL), 0);
+			assert_int_equal(tsso_embed_token_write(&b, &t, nows[k]), 0);
+			assert_int_equal(a.len, b.len);
+			assert_memory_equal(a.ptr, b.ptr, a.len);
+			json_decref(j);
+			tsso_buf_free(&a);
+			tsso_buf_free(&b);
+		}
+	/* No token, or no room: refused. */
+	t.token = NULL;
+	tsso_buf_init(&b, 4096);
+	assert_int_equal(tsso_embed_token_write(&b, &t, 0), -1);
+	tsso_buf_free(&b);
+	t.token = (char *)tokens[0];
+	tsso_buf_init(&b, 16);
+	assert_int_equal(tsso_embed_token_write(&b, &t, 0), -1);
+	tsso_buf_free(&b);
 }
 
 struct dev {
@@ -291,10 +330,10 @@ static void test_embed_js_behaviour(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_should_remint),      cmocka_unit_test(test_err_status),
-	    cmocka_unit_test(test_token_json),         cmocka_unit_test(test_dev_mint),
-	    cmocka_unit_test(test_audit_line),         cmocka_unit_test(test_embed_js),
-	    cmocka_unit_test(test_embed_js_behaviour),
+	    cmocka_unit_test(test_should_remint), cmocka_unit_test(test_err_status),
+	    cmocka_unit_test(test_token_json),    cmocka_unit_test(test_token_write),
+	    cmocka_unit_test(test_dev_mint),      cmocka_unit_test(test_audit_line),
+	    cmocka_unit_test(test_embed_js),      cmocka_unit_test(test_embed_js_behaviour),
 	};
 	tsso_log_setup(TSSO_LOG_WARN, true);
 	return cmocka_run_group_tests(tests, NULL, NULL);
