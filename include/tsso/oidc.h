@@ -40,11 +40,14 @@ struct tsso_login_state {
 
 /* Free, wiping the secrets. Accepts NULL. */
 void tsso_login_state_free(struct tsso_login_state *ls);
-/* Serialize for sealing; new reference or NULL. */
-json_t *tsso_login_state_to_json(const struct tsso_login_state *ls);
-/* Parse strictly (types, lengths; unknown members refused). New object or
- * NULL with reason state.malformed. */
-struct tsso_login_state *tsso_login_state_from_json(const json_t *j, struct tsso_err *err) TSSO_WUR;
+/* Serialize for sealing: one compact JSON object appended to out (no json_t);
+ * -1 when out is full. */
+int tsso_login_state_write(struct tsso_buf *out, const struct tsso_login_state *ls) TSSO_WUR;
+/* Parse json[0..n) strictly (grammar as tsso/jsonflat.h; types, lengths;
+ * unknown or repeated members refused). New object or NULL with reason
+ * state.malformed. */
+struct tsso_login_state *tsso_login_state_parse(const char *json, size_t n,
+                                                struct tsso_err *err) TSSO_WUR;
 
 /* --- lifecycle and health --- */
 

@@ -9,8 +9,6 @@
 #include "tsso/buf.h"
 #include "tsso/crypto.h"
 #include "tsso/jose.h"
-#include "tsso/json.h"
-#include "tsso/jsonw.h"
 #include "tsso/limits.h"
 #include "tsso/oidc.h"
 
@@ -47,7 +45,6 @@ char *hdl_login_state_cookie_name(const struct tsso_req *req, const char *state)
 int hdl_login_state_seal(const struct tsso_req *req, const struct tsso_login_state *ls,
                          char **ret_name, char **ret_value, struct tsso_err *err)
 {
-	json_t *j = tsso_login_state_to_json(ls);
 	char *plain = NULL, *name = NULL, *value = NULL;
 	struct tsso_buf b;
 	char aad[128];
@@ -55,9 +52,8 @@ int hdl_login_state_seal(const struct tsso_req *req, const struct tsso_login_sta
 
 	/* Holds the PKCE verifier and nonce: wiped with the buffer below. */
 	tsso_buf_init(&b, TSSO_AEAD_TOKEN_MAX);
-	if (j != NULL && tsso_jsonw_dump(&b, j, NULL) == 0)
+	if (tsso_login_state_write(&b, ls) == 0)
 		plain = b.ptr;
-	json_decref(j);
 	if (plain == NULL || aad_for(req, aad, sizeof(aad)) < 0) {
 		tsso_err_set(err, "login.internal", "cannot serialize the login state");
 		goto out;
@@ -86,7 +82,6 @@ struct tsso_login_state *hdl_login_state_open(const struct tsso_req *req, const 
 	unsigned char *plain = NULL;
 	size_t n = 0;
 	char aad[128];
-	json_t *j;
 	struct tsso_login_state *ls;
 	struct tsso_err inner = {0};
 
@@ -97,15 +92,9 @@ struct tsso_login_state *hdl_login_state_open(const struct tsso_req *req, const 
 		             tsso_err_reason(&inner));
 		return NULL;
 	}
-	j = tsso_json_parse((const char *)plain, n, NULL);
+	ls = tsso_login_state_parse((const char *)plain, n, err);
 	tsso_wipe(plain, n);
 	free(plain);
-	if (j == NULL) {
-		tsso_err_set(err, "state.malformed", "the login state is not JSON");
-		return NULL;
-	}
-	ls = tsso_login_state_from_json(j, err);
-	json_decref(j);
 	if (ls != NULL && (ls->tenant == NULL || strcmp(ls->tenant, req->tenant_id) != 0)) {
 		tsso_login_state_free(ls);
 		tsso_err_set(err, "state.wrong_tenant",

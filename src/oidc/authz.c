@@ -8,6 +8,8 @@
 #include "oidc_int.h"
 #include "tsso/b64.h"
 #include "tsso/crypto.h"
+#include "tsso/jsonflat.h"
+#include "tsso/jsonw.h"
 #include "tsso/limits.h"
 
 /* 32 random bytes -> 43 base64url characters: 256 bits for state and nonce,
@@ -61,19 +63,32 @@ struct tsso_login_state *oidc_login_state_new(const char *tenant, const char *re
 	return ls;
 }
 
-json_t *tsso_login_state_to_json(const struct tsso_login_state *ls)
+int tsso_login_state_write(struct tsso_buf *out, const struct tsso_login_state *ls)
 {
-	json_t *j =
-	    json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I}", "v", 1, "tenant", ls->tenant, "state",
-	              ls->state, "nonce", ls->nonce, "cv", ls->code_verifier, "iat",
-	              (json_int_t)ls->created_at, "max_age", (json_int_t)ls->max_age);
+	struct tsso_jsonw w;
 
-	if (j != NULL && ls->return_to != NULL &&
-	    json_object_set_new(j, "rt", json_string(ls->return_to)) != 0) {
-		json_decref(j);
-		return NULL;
+	tsso_jsonw_init(&w, out);
+	tsso_jsonw_obj_begin(&w);
+	tsso_jsonw_key(&w, "v");
+	tsso_jsonw_int(&w, 1);
+	tsso_jsonw_key(&w, "tenant");
+	tsso_jsonw_str(&w, ls->tenant);
+	tsso_jsonw_key(&w, "state");
+	tsso_jsonw_str(&w, ls->state);
+	tsso_jsonw_key(&w, "nonce");
+	tsso_jsonw_str(&w, ls->nonce);
+	tsso_jsonw_key(&w, "cv");
+	tsso_jsonw_str(&w, ls->code_verifier);
+	tsso_jsonw_key(&w, "iat");
+	tsso_jsonw_int(&w, ls->created_at);
+	tsso_jsonw_key(&w, "max_age");
+	tsso_jsonw_int(&w, ls->max_age);
+	if (ls->return_to != NULL) {
+		tsso_jsonw_key(&w, "rt");
+		tsso_jsonw_str(&w, ls->return_to);
 	}
-	return j;
+	tsso_jsonw_obj_end(&w);
+	return tsso_jsonw_finish(&w, NULL);
 }
 
 static bool token_chars(const char *s, size_t min, size_t max)
@@ -93,42 +108,75 @@ static bool token_chars(const char *s, size_t min, size_t max)
 	return true;
 }
 
-struct tsso_login_state *tsso_login_state_from_json(const json_t *j, struct tsso_err *err)
-{
-	struct tsso_login_state *ls = NULL;
-	const char *tenant, *state, *nonce, *cv, *rt = NULL;
-	json_int_t v, iat, max_age;
-	json_error_t jerr;
+/* The members of a login state, in the order written; all but rt required. */
+enum { LS_V, LS_TENANT, LS_STATE, LS_NONCE, LS_CV, LS_IAT, LS_MAX_AGE, LS_RT, LS_N };
+static const char *const ls_keys[LS_N] = {"v",  "tenant", "state",   "nonce",
+                                          "cv", "iat",    "max_age", "rt"};
 
-	if (!json_is_object(j) || json_object_size(j) > 8 ||
-	    json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
-	                   "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s?s}", "v", &v, "tenant", &tenant,
-	                   "state", &state, "nonce", &nonce, "cv", &cv, "iat", &iat, "max_age",
-	                   &max_age, "rt", &rt) != 0 ||
-	    v != 1)
+struct ls_read {
+	char *s[LS_N];   /* strings taken from the reader */
+	int64_t n[LS_N]; /* integers */
+	unsigned seen;
+};
+
+static int ls_member(void *arg, const char *k, struct tsso_jflat_value *v)
+{
+	struct ls_read *r = arg;
+	size_t i = 0;
+
+	while (i < LS_N && strcmp(k, ls_keys[i]) != 0)
+		i++;
+	if (i == LS_N || (r->seen & (1u << i)) != 0)
+		return -1; /* unknown or repeated */
+	r->seen |= 1u << i;
+	if (i == LS_V || i == LS_IAT || i == LS_MAX_AGE) {
+		if (v->type != TSSO_JFLAT_INTEGER)
+			return -1;
+		r->n[i] = v->num;
+		return 0;
+	}
+	if (v->type != TSSO_JFLAT_STRING)
+		return -1;
+	r->s[i] = v->str;
+	v->str = NULL;
+	return 0;
+}
+
+struct tsso_login_state *tsso_login_state_parse(const char *json, size_t n, struct tsso_err *err)
+{
+	const unsigned required = (1u << LS_RT) - 1;
+	struct tsso_login_state *ls = NULL;
+	struct ls_read r = {0};
+
+	if (n > TSSO_AEAD_TOKEN_MAX || tsso_jflat_parse(json, n, ls_member, &r) < 0 ||
+	    (r.seen & required) != required || r.n[LS_V] != 1)
 		goto bad;
-	if (strlen(tenant) == 0 || strlen(tenant) > TSSO_TENANT_ID_MAX ||
-	    !token_chars(state, 16, OIDC_RANDOM_MAX) || !token_chars(nonce, 16, OIDC_RANDOM_MAX) ||
+	if (strlen(r.s[LS_TENANT]) == 0 || strlen(r.s[LS_TENANT]) > TSSO_TENANT_ID_MAX ||
+	    !token_chars(r.s[LS_STATE], 16, OIDC_RANDOM_MAX) ||
+	    !token_chars(r.s[LS_NONCE], 16, OIDC_RANDOM_MAX) ||
 	    /* RFC 7636 §4.1: 43 to 128 characters. */
-	    !token_chars(cv, 43, 128) || (rt != NULL && strlen(rt) > TSSO_RETURN_TO_MAX) ||
-	    max_age < -1 || max_age > 0x7fffffffL || iat < 0 || iat > OIDC_TIME_MAX)
+	    !token_chars(r.s[LS_CV], 43, 128) ||
+	    (r.s[LS_RT] != NULL && strlen(r.s[LS_RT]) > TSSO_RETURN_TO_MAX) ||
+	    r.n[LS_MAX_AGE] < -1 || r.n[LS_MAX_AGE] > 0x7fffffffL || r.n[LS_IAT] < 0 ||
+	    r.n[LS_IAT] > OIDC_TIME_MAX)
 		goto bad;
 	ls = calloc(1, sizeof(*ls));
 	if (ls == NULL)
 		goto bad;
-	ls->tenant = strdup(tenant);
-	ls->state = strdup(state);
-	ls->nonce = strdup(nonce);
-	ls->code_verifier = strdup(cv);
-	ls->return_to = rt != NULL ? strdup(rt) : NULL;
-	ls->created_at = iat;
-	ls->max_age = (long)max_age;
-	if (ls->tenant == NULL || ls->state == NULL || ls->nonce == NULL ||
-	    ls->code_verifier == NULL || (rt != NULL && ls->return_to == NULL))
-		goto bad;
+	/* The decoded strings become the state's own. */
+	ls->tenant = r.s[LS_TENANT];
+	ls->state = r.s[LS_STATE];
+	ls->nonce = r.s[LS_NONCE];
+	ls->code_verifier = r.s[LS_CV];
+	ls->return_to = r.s[LS_RT];
+	for (size_t i = 0; i < LS_N; i++)
+		r.s[i] = NULL;
+	ls->created_at = r.n[LS_IAT];
+	ls->max_age = (long)r.n[LS_MAX_AGE];
 	return ls;
 bad:
-	tsso_login_state_free(ls);
+	for (size_t i = 0; i < LS_N; i++)
+		tsso_free_secret(r.s[i]);
 	tsso_err_set(err, "state.malformed", "login state is malformed");
 	return NULL;
 }
@@ -244,8 +292,7 @@ int oidc_authz_params(const struct tsso_idp *idp, const struct tsso_login_state 
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(c->extra_auth_params, k, v)
-		{
+		json_object_foreach (c->extra_auth_params, k, v) {
 			if (json_is_string(v) && !oidc_param_reserved(k) &&
 			    oidc_form_add(b, k, json_string_value(v)) != 0)
 				goto out;

@@ -138,18 +138,76 @@ static void test_reserved_extra_param_refused(void **state)
 	assert_string_equal(tsso_err_reason(&err), "oidc.config");
 }
 
+/* The login state as it is sealed (tsso_login_state_write). */
+static char *ls_text(const struct tsso_login_state *ls)
+{
+	struct tsso_buf b;
+
+	tsso_buf_init(&b, 4096);
+	assert_int_equal(tsso_login_state_write(&b, ls), 0);
+	return tsso_buf_take(&b);
+}
+
+/* Parse a (tampered) object as the sealed text would carry it. */
+static struct tsso_login_state *parse_obj(const json_t *j, struct tsso_err *err)
+{
+	char *t = json_dumps(j, JSON_COMPACT);
+	struct tsso_login_state *ls;
+
+	assert_non_null(t);
+	ls = tsso_login_state_parse(t, strlen(t), err);
+	free(t);
+	return ls;
+}
+
 static void test_login_state_json(void **state)
 {
 	struct tsso_login_state *ls = NULL, *back;
+	struct tsso_login_state fixed = {.tenant = "acme",
+	                                 .state = "sssssssssssssssssssssss",
+	                                 .nonce = "nnnnnnnnnnnnnnnnnnnnnnn",
+	                                 .code_verifier =
+	                                     "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+	                                 .return_to = "/d?x=\"1\"",
+	                                 .created_at = 1800000000,
+	                                 .max_age = -1};
 	struct tsso_err err = {0};
 	json_t *j, *bad;
+	char *text;
 	static const char *const breakers[] = {"v",  "tenant", "state",  "nonce",
 	                                       "cv", "iat",    "max_age"};
+	static const char *const texts[] = {
+	    /* a repeated member, trailing text, not an object, a real for an integer */
+	    "{\"v\":1,\"v\":1,\"tenant\":\"acme\",\"state\":\"sssssssssssssssssssssss\","
+	    "\"nonce\":\"nnnnnnnnnnnnnnnnnnnnnnn\",\"cv\":"
+	    "\"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk\",\"iat\":1,\"max_age\":-1}",
+	    "{\"v\":1,\"tenant\":\"acme\",\"state\":\"sssssssssssssssssssssss\","
+	    "\"nonce\":\"nnnnnnnnnnnnnnnnnnnnnnn\",\"cv\":"
+	    "\"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk\",\"iat\":1,\"max_age\":-1}x",
+	    "[1]",
+	    "{\"v\":1.0,\"tenant\":\"acme\",\"state\":\"sssssssssssssssssssssss\","
+	    "\"nonce\":\"nnnnnnnnnnnnnnnnnnnnnnn\",\"cv\":"
+	    "\"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk\",\"iat\":1,\"max_age\":-1}",
+	};
 
 	(void)state;
+	/* The exact text sealed: the writer's compact form, rt last. */
+	text = ls_text(&fixed);
+	assert_string_equal(text,
+	                    "{\"v\":1,\"tenant\":\"acme\",\"state\":\"sssssssssssssssssssssss\","
+	                    "\"nonce\":\"nnnnnnnnnnnnnnnnnnnnnnn\",\"cv\":"
+	                    "\"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk\",\"iat\":"
+	                    "1800000000,\"max_age\":-1,\"rt\":\"/d?x=\\\"1\\\"\"}");
+	back = tsso_login_state_parse(text, strlen(text), &err);
+	assert_non_null(back);
+	assert_string_equal(back->return_to, "/d?x=\"1\"");
+	assert_int_equal(back->created_at, 1800000000);
+	tsso_login_state_free(back);
+	free(text);
+
 	assert_int_equal(op_begin(&op, &ls, NULL), 0);
-	j = tsso_login_state_to_json(ls);
-	back = tsso_login_state_from_json(j, &err);
+	text = ls_text(ls);
+	back = tsso_login_state_parse(text, strlen(text), &err);
 	assert_non_null(back);
 	assert_string_equal(back->state, ls->state);
 	assert_string_equal(back->nonce, ls->nonce);
@@ -159,39 +217,52 @@ static void test_login_state_json(void **state)
 	assert_int_equal(back->created_at, OP_NOW);
 	assert_int_equal(back->max_age, -1);
 	tsso_login_state_free(back);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	free(text);
 	/* Every member is required. */
 	for (size_t i = 0; i < TSSO_ARRAY_LEN(breakers); i++) {
 		bad = json_deep_copy(j);
 		json_object_del(bad, breakers[i]);
-		assert_null(tsso_login_state_from_json(bad, &err));
+		assert_null(parse_obj(bad, &err));
 		assert_string_equal(tsso_err_reason(&err), "state.malformed");
 		json_decref(bad);
 	}
 	/* Unknown members, wrong version, short verifier, bad characters, types. */
 	bad = json_deep_copy(j);
 	json_object_set_new(bad, "admin", json_true());
-	assert_null(tsso_login_state_from_json(bad, &err));
+	assert_null(parse_obj(bad, &err));
 	json_object_del(bad, "admin");
 	json_object_set_new(bad, "v", json_integer(2));
-	assert_null(tsso_login_state_from_json(bad, &err));
+	assert_null(parse_obj(bad, &err));
 	json_object_set_new(bad, "v", json_integer(1));
 	json_object_set_new(bad, "cv", json_string("too-short-for-rfc-7636"));
-	assert_null(tsso_login_state_from_json(bad, &err));
+	assert_null(parse_obj(bad, &err));
 	json_object_set_new(bad, "cv", json_string("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjX/"));
-	assert_null(tsso_login_state_from_json(bad, &err));
+	assert_null(parse_obj(bad, &err));
 	json_object_set_new(bad, "cv", json_string("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
 	json_object_set_new(bad, "iat", json_string("1800000000"));
-	assert_null(tsso_login_state_from_json(bad, &err));
+	assert_null(parse_obj(bad, &err));
 	json_object_set_new(bad, "iat", json_integer(INT64_MIN));
-	assert_null(tsso_login_state_from_json(bad, &err));
+	assert_null(parse_obj(bad, &err));
 	json_object_set_new(bad, "iat", json_integer(OP_NOW));
-	back = tsso_login_state_from_json(bad, &err);
+	json_object_set_new(bad, "max_age", json_integer(-2));
+	assert_null(parse_obj(bad, &err));
+	json_object_set_new(bad, "max_age", json_integer(-1));
+	json_object_set_new(bad, "tenant", json_string(""));
+	assert_null(parse_obj(bad, &err));
+	json_object_set_new(bad, "tenant", json_string("acme"));
+	json_object_set_new(bad, "rt", json_integer(1));
+	assert_null(parse_obj(bad, &err));
+	json_object_del(bad, "rt");
+	back = parse_obj(bad, &err);
 	assert_non_null(back); /* the repaired copy is accepted again */
 	tsso_login_state_free(back);
 	json_decref(bad);
-	bad = json_string("x");
-	assert_null(tsso_login_state_from_json(bad, &err));
-	json_decref(bad);
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(texts); i++) {
+		assert_null(tsso_login_state_parse(texts[i], strlen(texts[i]), &err));
+		assert_string_equal(tsso_err_reason(&err), "state.malformed");
+	}
 	json_decref(j);
 	tsso_login_state_free(ls);
 }
