@@ -180,17 +180,33 @@ fail:
 
 static void wake_loops(void);
 
-/* A handle for a call that has its slot (in_use counted): an idle one or new. */
+/* A slot given back, with its handle (kept idle) or without (NULL): a
+ * waiting worker, or the loops holding queued calls, may take it. */
+static void slot_free(struct tsso_fetcher *f, CURL *h)
+{
+	bool waiting;
+
+	pthread_mutex_lock(&f->pool_mu);
+	f->in_use--;
+	if (h != NULL && f->n_idle < f->max)
+		f->idle[f->n_idle++] = h;
+	else if (h != NULL)
+		curl_easy_cleanup(h);
+	waiting = f->queued > 0;
+	pthread_cond_signal(&f->pool_cv);
+	pthread_mutex_unlock(&f->pool_mu);
+	if (waiting)
+		wake_loops();
+}
+
+/* A handle for a call that has its slot (in_use counted): an idle one or
+ * new; NULL (the slot given back) when out of memory. */
 static CURL *pool_handle(struct tsso_fetcher *f, CURL *h)
 {
 	if (h == NULL) {
 		h = curl_easy_init();
-		if (h == NULL) {
-			pthread_mutex_lock(&f->pool_mu);
-			f->in_use--;
-			pthread_cond_signal(&f->pool_cv);
-			pthread_mutex_unlock(&f->pool_mu);
-		}
+		if (h == NULL)
+			slot_free(f, NULL);
 	}
 	return h;
 }
@@ -264,23 +280,6 @@ static int pool_take_queued(struct tsso_fetcher *f, bool gone, CURL **ret)
 	pthread_mutex_unlock(&f->pool_mu);
 	*ret = pool_handle(f, h);
 	return 0;
-}
-
-static void pool_release(struct tsso_fetcher *f, CURL *h)
-{
-	bool waiting;
-
-	pthread_mutex_lock(&f->pool_mu);
-	f->in_use--;
-	if (f->n_idle < f->max)
-		f->idle[f->n_idle++] = h;
-	else
-		curl_easy_cleanup(h);
-	waiting = f->queued > 0;
-	pthread_cond_signal(&f->pool_cv);
-	pthread_mutex_unlock(&f->pool_mu);
-	if (waiting)
-		wake_loops();
 }
 
 static size_t sink_write(char *p, size_t size, size_t n, void *user)
@@ -496,7 +495,7 @@ static void op_release(struct tsso_fetch_op *op)
 		curl_easy_setopt(op->h, CURLOPT_WRITEDATA, NULL);
 		curl_easy_setopt(op->h, CURLOPT_POSTFIELDS, NULL);
 		curl_easy_setopt(op->h, CURLOPT_PRIVATE, NULL);
-		pool_release(op->f, op->h);
+		slot_free(op->f, op->h);
 		op->h = NULL;
 	}
 	curl_slist_free_all(op->hdrs);
