@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "map_int.h"
+#include "tsso/jsonw.h"
 
 void map_note(struct tsso_buf *b, const char *fmt, ...)
 {
@@ -68,8 +69,7 @@ static int input_check(struct map_run *r, const struct map_rule *rule, const cha
 		return map_refuse(r, rule->name, "mapping.too_large",
 		                  "%s: %s has more than %d values", rule->name, src,
 		                  TSSO_MAPPING_MAX_VALUES);
-	json_array_foreach(v, i, e)
-	{
+	json_array_foreach (v, i, e) {
 		if (!json_is_string(e))
 			return map_refuse(
 			    r, rule->name, "mapping.type_mismatch",
@@ -169,6 +169,52 @@ fail:
 /* Step failed: a real login stops at the first refusal, a dry run goes on. */
 #define STOP(r) ((r)->n_refused > 0 && !(r)->dry_run)
 
+/* Room to measure an embed_context that is over the limit (the refusal
+ * names its size); one larger still is reported as over this. */
+#define CONTEXT_PROBE_MAX (64 * TSSO_EMBED_CONTEXT_MAX)
+
+static int context_refuse(struct map_run *r, size_t n, size_t max, bool api)
+{
+	return map_refuse(
+	    r, "mapping", "mapping.too_large",
+	    "mapping: the %s would be %s%zu bytes, over the limit of %zu; map fewer or "
+	    "shorter groups and attributes (e.g. filter groups with \"allow\")",
+	    api ? "Toucan AI user" : "Toucan 3.0 embed_context",
+	    n > CONTEXT_PROBE_MAX ? "more than " : "",
+	    n > CONTEXT_PROBE_MAX ? (size_t)CONTEXT_PROBE_MAX : n, max);
+}
+
+static int no_workspace(struct map_run *r)
+{
+	return map_refuse(r, "mapping.workspace_id", "mapping.empty",
+	                  "mapping.workspace_id: no workspace id: set embed.workspace_id "
+	                  "in the tenant file or a mapping.workspace_id rule");
+}
+
+/* The Toucan 3.0 embed_context's size, measured by writing it as minting
+ * does (tsso/jsonw.h, no json_t tree, no jansson dump). */
+static int context_size_check(struct map_run *r, const struct tsso_identity *id,
+                              const struct tsso_mapping_opts *o)
+{
+	struct tsso_buf b;
+	struct tsso_jsonw w;
+	int rc;
+
+	tsso_buf_init(&b, CONTEXT_PROBE_MAX);
+	tsso_jsonw_init(&w, &b);
+	rc = tsso_identity_embed_context_write(id, o->default_workspace, &w);
+	if (rc < 0)
+		rc = id->username != NULL
+		         ? no_workspace(r)
+		         : map_refuse(r, "mapping", "mapping.internal", "mapping: no username");
+	else if (tsso_jsonw_finish(&w, NULL) < 0)
+		rc = context_refuse(r, CONTEXT_PROBE_MAX + 1, TSSO_EMBED_CONTEXT_MAX, false);
+	else if (b.len > TSSO_EMBED_CONTEXT_MAX)
+		rc = context_refuse(r, b.len, TSSO_EMBED_CONTEXT_MAX, false);
+	tsso_buf_free_secure(&b);
+	return rc;
+}
+
 static int size_check(struct map_run *r, const struct tsso_identity *id,
                       const struct tsso_mapping_opts *o, char **ret_pretty)
 {
@@ -177,6 +223,9 @@ static int size_check(struct map_run *r, const struct tsso_identity *id,
 	size_t n, max;
 	int rc = -1;
 
+	/* Logins: measured without a tree; dry runs (map) also print it. */
+	if (o->scheme != TSSO_EMBED_API && ret_pretty == NULL)
+		return context_size_check(r, id, o);
 	if (o->scheme == TSSO_EMBED_API) {
 		json_t *user = tsso_identity_ai_user(id);
 
@@ -186,10 +235,7 @@ static int size_check(struct map_run *r, const struct tsso_identity *id,
 		j = tsso_identity_embed_context(id, o->default_workspace);
 		max = TSSO_EMBED_CONTEXT_MAX;
 		if (j == NULL && id->username != NULL)
-			return map_refuse(
-			    r, "mapping.workspace_id", "mapping.empty",
-			    "mapping.workspace_id: no workspace id: set embed.workspace_id "
-			    "in the tenant file or a mapping.workspace_id rule");
+			return no_workspace(r);
 	}
 	if (j == NULL)
 		return map_refuse(r, "mapping", "mapping.internal", "mapping: out of memory");
@@ -198,12 +244,7 @@ static int size_check(struct map_run *r, const struct tsso_identity *id,
 	if (dump == NULL)
 		map_refuse(r, "mapping", "mapping.internal", "mapping: out of memory");
 	else if (n > max)
-		map_refuse(
-		    r, "mapping", "mapping.too_large",
-		    "mapping: the %s would be %zu bytes, over the limit of %zu; map fewer or "
-		    "shorter groups and attributes (e.g. filter groups with \"allow\")",
-		    o->scheme == TSSO_EMBED_API ? "Toucan AI user" : "Toucan 3.0 embed_context", n,
-		    max);
+		context_refuse(r, n, max, o->scheme == TSSO_EMBED_API);
 	else
 		rc = 0;
 	if (rc == 0 && ret_pretty != NULL &&

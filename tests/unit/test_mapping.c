@@ -193,8 +193,7 @@ static void check_subset(const json_t *have, const json_t *want, const char *nam
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)want, k, v)
-	{
+	json_object_foreach ((json_t *)want, k, v) {
 		json_t *h = json_object_get(have, k);
 
 		if (h == NULL || !json_equal(h, v)) {
@@ -594,6 +593,16 @@ static void test_api_scheme_limit(void **state)
 	id = NULL;
 	assert_int_equal(tsso_mapping_apply(m, claims, NULL, &jwt, &id, &why), -1);
 	assert_string_equal(why.err.reason, "mapping.too_large");
+	assert_non_null(strstr(why.err.msg, "embed_context would be "));
+	assert_non_null(strstr(why.err.msg, "over the limit of 3500"));
+	/* A login (not a dry run) without any workspace id is refused too. */
+	jwt.default_workspace = NULL;
+	json_decref(claims);
+	claims = json_pack("{s:s}", "sub", "s");
+	assert_int_equal(tsso_mapping_apply(m, claims, NULL, &jwt, &id, &why), -1);
+	assert_null(id);
+	assert_string_equal(why.err.reason, "mapping.empty");
+	assert_string_equal(why.rule, "mapping.workspace_id");
 	json_decref(claims);
 	tsso_mapping_free(m);
 }
