@@ -9,7 +9,6 @@
 
 /* Fill buf from OpenSSL's CSPRNG; -1 if it fails (never silently weak). */
 int tsso_rand_bytes(void *buf, size_t n) TSSO_WUR;
-/* nbytes random bytes, base64url-encoded; new string (caller frees) or NULL. */
 /* A pool of CSPRNG output: draws of up to TSSO_RAND_POOL_MAX_DRAW bytes are
  * served from a page that one RAND_bytes call fills, each byte given out
  * once; thread-safe; empty in a forked child (see crypto.c). Larger draws,
@@ -20,6 +19,7 @@ struct tsso_rand_pool;
 struct tsso_rand_pool *tsso_rand_pool_new(void);
 void tsso_rand_pool_free(struct tsso_rand_pool *p);
 int tsso_rand_pool_draw(struct tsso_rand_pool *p, void *out, size_t n) TSSO_WUR;
+/* nbytes random bytes, base64url-encoded; new string (caller frees) or NULL. */
 char *tsso_rand_token(size_t nbytes);
 /* Compare in time that depends only on the lengths. */
 bool tsso_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
