@@ -86,7 +86,7 @@ struct tsso_embed_client *tsso_embed_client_new(const struct tsso_config *cfg,
 	                        c->opts.breaker_cooldown_ms);
 	if ((c->rate = tsso_embed_ratelimit_new(t->embed.rate_burst, t->embed.rate_per_min)) ==
 	        NULL ||
-	    (c->jti = tsso_embed_jti_new()) == NULL) {
+	    (c->jti = tsso_rand_pool_new()) == NULL) {
 		tsso_err_set(err, "embed.misconfigured", "out of memory");
 		goto fail;
 	}
@@ -141,7 +141,7 @@ void tsso_embed_client_free(struct tsso_embed_client *c)
 	tsso_fetcher_free(c->fetcher);
 	tsso_embed_breaker_destroy(&c->breaker);
 	tsso_embed_ratelimit_free(c->rate);
-	tsso_embed_jti_free(c->jti);
+	tsso_rand_pool_free(c->jti);
 	free(c->api_url);
 	free(c);
 }

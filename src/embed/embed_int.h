@@ -67,18 +67,10 @@ enum tsso_embed_key_state tsso_embed_meta_state(const struct tsso_embed_meta *m,
 const struct tsso_signer *tsso_embed_keystore_signer(const struct tsso_embed_keystore *ks,
                                                      long long now, const char **ret_header_b64);
 
-/* --- jti.c: jti randomness --- */
-
-#define TSSO_EMBED_JTI_BYTES 16 /* 128 bits (RFC 7519 §4.1.7: negligible collisions) */
-
-/* A pool of CSPRNG bytes for jti values, refilled by one RAND_bytes call;
- * thread-safe; emptied in a forked child (see jti.c). */
-struct tsso_embed_jti;
-struct tsso_embed_jti *tsso_embed_jti_new(void);
-void tsso_embed_jti_free(struct tsso_embed_jti *j);
-/* 16 bytes of CSPRNG output never given out before; j NULL draws directly.
- * -1 when the CSPRNG fails. */
-int tsso_embed_jti_draw(struct tsso_embed_jti *j, unsigned char out[TSSO_EMBED_JTI_BYTES]) TSSO_WUR;
+/* jti values: 128 bits (RFC 7519 §4.1.7: negligible collisions), drawn from
+ * the client's own tsso_rand_pool (tsso/crypto.h), so that minting does not
+ * contend with the rest of the process for a pool. */
+#define TSSO_EMBED_JTI_BYTES 16
 
 /* --- breaker.c: per-tenant circuit breaker and the retrying call --- */
 
@@ -123,7 +115,7 @@ struct tsso_embed_client {
 	char *api_url;                     /* api: {toucan_url}/embed/generate-token */
 	atomic_long retry_after;           /* last Retry-After Toucan sent, seconds, or -1 */
 	struct tsso_embed_ratelimit *rate; /* embed-token requests per session */
-	struct tsso_embed_jti *jti;        /* randomness of signed JWTs' jti */
+	struct tsso_rand_pool *jti;        /* randomness of signed JWTs' jti */
 };
 
 /* Build the request of one attempt (called again for each retry, so that a

@@ -33,7 +33,7 @@ static int make_jti(const struct tsso_embed_client *c, char out[48])
 {
 	unsigned char raw[TSSO_EMBED_JTI_BYTES];
 
-	if (tsso_embed_jti_draw(c->jti, raw) < 0)
+	if (tsso_rand_pool_draw(c->jti, raw, sizeof(raw)) < 0)
 		return -1;
 	tsso_b64url_encode_to(out, raw, sizeof(raw));
 	tsso_wipe(raw, sizeof(raw));

@@ -12,6 +12,7 @@
 #include "../../src/embed/embed_int.h"
 #include "embed_test_util.h"
 #include "tsso/b64.h"
+#include "tsso/crypto.h"
 #include "tsso/embed.h"
 #include "tsso/identity.h"
 #include "tsso/limits.h"
@@ -577,7 +578,7 @@ static int cmp16(const void *a, const void *b)
 static void test_jti_pool(void **state)
 {
 	enum { N = 700 }; /* more than two pools of 255 */
-	struct tsso_embed_jti *j = tsso_embed_jti_new();
+	struct tsso_rand_pool *j = tsso_rand_pool_new();
 	unsigned char(*v)[TSSO_EMBED_JTI_BYTES] = calloc(N, TSSO_EMBED_JTI_BYTES);
 	static const unsigned char zero[TSSO_EMBED_JTI_BYTES];
 	(void)state;
@@ -585,21 +586,21 @@ static void test_jti_pool(void **state)
 	assert_non_null(j);
 	assert_non_null(v);
 	for (int i = 0; i < N; i++) {
-		assert_int_equal(tsso_embed_jti_draw(j, v[i]), 0);
+		assert_int_equal(tsso_rand_pool_draw(j, v[i], TSSO_EMBED_JTI_BYTES), 0);
 		assert_memory_not_equal(v[i], zero, sizeof(zero));
 	}
 	qsort(v, N, TSSO_EMBED_JTI_BYTES, cmp16);
 	for (int i = 1; i < N; i++)
 		assert_memory_not_equal(v[i - 1], v[i], TSSO_EMBED_JTI_BYTES);
-	assert_int_equal(tsso_embed_jti_draw(NULL, v[0]), 0);
+	assert_int_equal(tsso_rand_pool_draw(NULL, v[0], TSSO_EMBED_JTI_BYTES), 0);
 	assert_memory_not_equal(v[0], zero, sizeof(zero));
 	free(v);
-	tsso_embed_jti_free(j);
-	tsso_embed_jti_free(NULL);
+	tsso_rand_pool_free(j);
+	tsso_rand_pool_free(NULL);
 }
 
 struct jti_thread {
-	struct tsso_embed_jti *j;
+	struct tsso_rand_pool *j;
 	unsigned char v[300][TSSO_EMBED_JTI_BYTES];
 	int rc;
 };
@@ -609,7 +610,7 @@ static void *jti_thread_main(void *arg)
 	struct jti_thread *t = arg;
 
 	for (int i = 0; i < 300; i++)
-		t->rc |= tsso_embed_jti_draw(t->j, t->v[i]);
+		t->rc |= tsso_rand_pool_draw(t->j, t->v[i], TSSO_EMBED_JTI_BYTES);
 	return NULL;
 }
 
@@ -618,7 +619,7 @@ static void *jti_thread_main(void *arg)
 static void test_jti_pool_threads(void **state)
 {
 	enum { T = 4 };
-	struct tsso_embed_jti *j = tsso_embed_jti_new();
+	struct tsso_rand_pool *j = tsso_rand_pool_new();
 	struct jti_thread *t = calloc(T, sizeof(*t));
 	unsigned char(*all)[TSSO_EMBED_JTI_BYTES] = calloc(T * 300, TSSO_EMBED_JTI_BYTES);
 	pthread_t th[T];
@@ -641,7 +642,7 @@ static void test_jti_pool_threads(void **state)
 		assert_memory_not_equal(all[i - 1], all[i], TSSO_EMBED_JTI_BYTES);
 	free(all);
 	free(t);
-	tsso_embed_jti_free(j);
+	tsso_rand_pool_free(j);
 }
 
 int main(void)
