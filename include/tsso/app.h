@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "tsso/clock.h"
 #include "tsso/common.h"
 #include "tsso/config.h"
 #include "tsso/err.h"
@@ -79,9 +80,5 @@ void tsso_app_swap(struct tsso_app *app, struct tsso_runtime *rt);
 
 int tsso_app_init(struct tsso_app *app, const char *config_path, struct tsso_runtime *rt) TSSO_WUR;
 void tsso_app_fini(struct tsso_app *app);
-
-/* Monotonic and wall-clock time in seconds. */
-double tsso_now_mono(void);
-double tsso_now_wall(void);
 
 #endif

@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tsso/aead.h"
@@ -23,22 +22,6 @@ struct tsso_store_ref {
 	enum tsso_store_kind kind;
 	char *fingerprint; /* the session settings it was built from */
 };
-
-double tsso_now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double tsso_now_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 const char *tsso_runtime_presets_dir(const struct tsso_config *cfg)
 {

@@ -5,15 +5,8 @@
 #include <time.h>
 
 #include "embed_int.h"
+#include "tsso/clock.h"
 #include "tsso/crypto.h"
-
-double tsso_embed_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void tsso_embed_breaker_init(struct tsso_embed_breaker *b, int threshold, long cooldown_ms)
 {
@@ -130,7 +123,7 @@ int tsso_embed_call(struct tsso_embed_client *c, tsso_embed_build_fn build,
 		bool retry;
 		int rc;
 
-		if (!tsso_embed_breaker_allow(&c->breaker, tsso_embed_monotonic())) {
+		if (!tsso_embed_breaker_allow(&c->breaker, tsso_now_mono())) {
 			if (attempt == 0)
 				return tsso_err_set(
 				    err, "embed.circuit_open",
@@ -141,7 +134,7 @@ int tsso_embed_call(struct tsso_embed_client *c, tsso_embed_build_fn build,
 		memset(&resp, 0, sizeof(resp));
 		if (build(ctx, &req, err) < 0) {
 			/* Nothing went out: the breaker must not stay half-open. */
-			tsso_embed_breaker_record(&c->breaker, -1, tsso_embed_monotonic());
+			tsso_embed_breaker_record(&c->breaker, -1, tsso_now_mono());
 			return -1;
 		}
 		rc = tsso_fetch(c->fetcher, &req, &resp, &ferr);
@@ -149,7 +142,7 @@ int tsso_embed_call(struct tsso_embed_client *c, tsso_embed_build_fn build,
 			release(ctx);
 		if (rc == 0 && resp.status < 500) {
 			/* Toucan answered: available, whatever it thinks of the request. */
-			tsso_embed_breaker_record(&c->breaker, 1, tsso_embed_monotonic());
+			tsso_embed_breaker_record(&c->breaker, 1, tsso_now_mono());
 			*ret = resp;
 			return 0;
 		}
@@ -165,11 +158,11 @@ int tsso_embed_call(struct tsso_embed_client *c, tsso_embed_build_fn build,
 			retry = retryable_reason(ferr.reason);
 			if (ferr.reason != NULL && strcmp(ferr.reason, "fetch.busy") == 0) {
 				/* Our own concurrency cap, not Toucan's failure. */
-				tsso_embed_breaker_record(&c->breaker, -1, tsso_embed_monotonic());
+				tsso_embed_breaker_record(&c->breaker, -1, tsso_now_mono());
 				break;
 			}
 		}
-		tsso_embed_breaker_record(&c->breaker, 0, tsso_embed_monotonic());
+		tsso_embed_breaker_record(&c->breaker, 0, tsso_now_mono());
 		if (!retry || attempt == max)
 			break;
 		sleep_ms(backoff_ms(&c->opts, attempt));

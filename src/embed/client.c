@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "embed_int.h"
+#include "tsso/clock.h"
 #include "tsso/crypto.h"
 #include "tsso/jsonw.h"
 
@@ -238,7 +239,7 @@ int tsso_embed_err_status(const struct tsso_err *err)
 
 long tsso_embed_client_retry_after(struct tsso_embed_client *c)
 {
-	long ms = tsso_embed_breaker_wait_ms(&c->breaker, tsso_embed_monotonic());
+	long ms = tsso_embed_breaker_wait_ms(&c->breaker, tsso_now_mono());
 	long hint = atomic_load(&c->retry_after);
 
 	if (ms > 0)
@@ -250,7 +251,7 @@ long tsso_embed_client_retry_after(struct tsso_embed_client *c)
 
 long tsso_embed_client_rate_take(struct tsso_embed_client *c, const void *key, size_t key_len)
 {
-	return tsso_embed_ratelimit_take(c->rate, key, key_len, tsso_embed_monotonic());
+	return tsso_embed_ratelimit_take(c->rate, key, key_len, tsso_now_mono());
 }
 
 unsigned long tsso_embed_client_connects(const struct tsso_embed_client *c)

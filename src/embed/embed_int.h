@@ -93,7 +93,6 @@ bool tsso_embed_breaker_allow(struct tsso_embed_breaker *b, double now);
 void tsso_embed_breaker_record(struct tsso_embed_breaker *b, int outcome, double now);
 /* Milliseconds until a probe may go out (0 when closed). */
 long tsso_embed_breaker_wait_ms(struct tsso_embed_breaker *b, double now);
-double tsso_embed_monotonic(void);
 
 /* --- ratelimit.c: per-session token buckets of the embed-token route --- */
 

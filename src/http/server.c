@@ -36,6 +36,7 @@
 
 #include "tsso/app.h"
 #include "tsso/b64.h"
+#include "tsso/clock.h"
 #include "tsso/cookie.h"
 #include "tsso/crypto.h"
 #include "tsso/fetch.h"

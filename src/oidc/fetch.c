@@ -14,6 +14,7 @@
 
 #include "oidc_int.h"
 #include "tsso/buf.h"
+#include "tsso/clock.h"
 #include "tsso/crypto.h"
 #include "tsso/fetch.h"
 #include "tsso/limits.h"
@@ -688,14 +689,6 @@ static void wake_loops(void)
 	pthread_mutex_unlock(&loops_mu);
 }
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int loop_socket(CURL *h, curl_socket_t fd, int what, void *user, void *socketp)
 {
 	struct tsso_fetch_loop *l = user;
@@ -726,7 +719,7 @@ static int loop_timer(CURLM *m, long timeout_ms, void *user)
 	struct tsso_fetch_loop *l = user;
 
 	(void)m;
-	l->deadline = timeout_ms < 0 ? -1.0 : mono_now() + (double)timeout_ms / 1000.0;
+	l->deadline = timeout_ms < 0 ? -1.0 : tsso_now_mono() + (double)timeout_ms / 1000.0;
 	return 0;
 }
 
@@ -811,7 +804,7 @@ long tsso_fetch_loop_timeout(const struct tsso_fetch_loop *l)
 			at = op->deadline;
 	if (at < 0)
 		return -1;
-	left = (at - mono_now()) * 1000.0;
+	left = (at - tsso_now_mono()) * 1000.0;
 	return left <= 0 ? 0 : (long)left + 1;
 }
 
@@ -828,7 +821,7 @@ int tsso_fetch_loop_add(struct tsso_fetch_loop *l, struct tsso_fetch_op *op, voi
 	if (op->queued) {
 		/* No slot yet: wait here, never holding the thread, at most the
 		 * connect timeout (as a blocking call waits for one). */
-		op->deadline = mono_now() + (double)op->f->connect_timeout_ms / 1000.0;
+		op->deadline = tsso_now_mono() + (double)op->f->connect_timeout_ms / 1000.0;
 		op->next = NULL;
 		*l->q_tail = op;
 		l->q_tail = &op->next;
@@ -846,7 +839,7 @@ int tsso_fetch_loop_add(struct tsso_fetch_loop *l, struct tsso_fetch_op *op, voi
 static unsigned run_queue(struct tsso_fetch_loop *l, void (*done)(void *user))
 {
 	struct tsso_fetch_op *op = l->q_head, *ended = NULL, **ended_tail = &ended;
-	double now = mono_now();
+	double now = tsso_now_mono();
 	unsigned n = 0;
 
 	l->kick = false;
@@ -915,7 +908,7 @@ unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user)
 
 		(void)curl_multi_socket_action(l->m, ev[i].data.fd, mask, &running);
 	}
-	if (l->deadline >= 0 && mono_now() >= l->deadline) {
+	if (l->deadline >= 0 && tsso_now_mono() >= l->deadline) {
 		l->deadline = -1.0;
 		(void)curl_multi_socket_action(l->m, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
