@@ -526,6 +526,14 @@ static void workq_destroy(struct workq *q)
 
 static void loop_wake(struct evloop *lp);
 
+/* Count jobs (q->mu held); waiters learn when none is left. */
+static void jobs_add_locked(struct workq *q, int n)
+{
+	q->jobs = (unsigned)((int)q->jobs + n);
+	if (q->jobs == 0)
+		pthread_cond_broadcast(&q->done_cv);
+}
+
 static void *worker_main(void *arg)
 {
 	struct workq *q = arg;
@@ -564,8 +572,7 @@ static void *worker_main(void *arg)
 		MHD_resume_connection(st->conn);
 		loop_wake(lp);
 		pthread_mutex_lock(&q->mu);
-		if (--q->jobs == 0)
-			pthread_cond_broadcast(&q->done_cv);
+		jobs_add_locked(q, -1);
 	}
 	if (--q->threads == 0)
 		pthread_cond_broadcast(&q->done_cv);
@@ -614,7 +621,7 @@ static bool workq_push(struct workq *q, struct MHD_Connection *c, struct conn_st
 	if (c != NULL) {
 		st->conn = c;
 		MHD_suspend_connection(c);
-		q->jobs++;
+		jobs_add_locked(q, 1);
 	}
 	if (q->tail != NULL)
 		q->tail->next = st;
@@ -630,9 +637,7 @@ static bool workq_push(struct workq *q, struct MHD_Connection *c, struct conn_st
 static void jobs_add(struct workq *q, int n)
 {
 	pthread_mutex_lock(&q->mu);
-	q->jobs = (unsigned)((int)q->jobs + n);
-	if (q->jobs == 0)
-		pthread_cond_broadcast(&q->done_cv);
+	jobs_add_locked(q, n);
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -1067,7 +1072,8 @@ static int loop_open(struct tsso_server *s, struct evloop *lp, int listen_fd, un
 		return tsso_err_set(err, "server.listen", "cannot wait on outbound calls");
 	ev.data.u32 = TAG_WAKE;
 	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, lp->wake_fd, &ev) != 0)
-		return tsso_err_set(err, "server.listen", "cannot wait on outbound calls");
+		return tsso_err_set(err, "server.listen",
+		                    "cannot wait on the event thread's wake-ups");
 	if (pthread_attr_init(&attr) != 0)
 		return tsso_err_set(err, "server.listen", "cannot start an event thread");
 	(void)pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
