@@ -104,6 +104,11 @@ int tsso_resp_header(struct tsso_resp *resp, const char *name, const char *value
 int tsso_resp_cookie(struct tsso_resp *resp, const char *set_cookie);
 /* Set status and a JSON body; steals body. Sets Cache-Control: no-store. */
 void tsso_resp_json(struct tsso_resp *resp, int status, json_t *body);
+/* The same answer written without a json_t: set status and content type,
+ * empty the body and return it to append the JSON to; when that fails,
+ * tsso_resp_json_failed turns the answer into tsso_resp_json's 500. */
+struct tsso_buf *tsso_resp_json_body(struct tsso_resp *resp, int status);
+void tsso_resp_json_failed(struct tsso_resp *resp);
 /* Set status and a body of the given static content type. */
 void tsso_resp_text(struct tsso_resp *resp, int status, const char *content_type, const char *text);
 /* 302/303 to location (must be already validated). */

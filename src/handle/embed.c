@@ -78,11 +78,8 @@ bool tsso_embed_token_local(const struct tsso_req *req)
 
 static void answer_token(struct tsso_resp *resp, const struct tsso_embed_token *t, long long now)
 {
-	resp->status = 200;
-	resp->content_type = "application/json";
-	tsso_buf_reset(&resp->body);
-	if (tsso_embed_token_write(&resp->body, t, now) < 0)
-		tsso_resp_text(resp, 500, "application/json", "{\"error\":\"oom\"}");
+	if (tsso_embed_token_write(tsso_resp_json_body(resp, 200), t, now) < 0)
+		tsso_resp_json_failed(resp);
 }
 
 void tsso_handle_embed_token(struct tsso_req *req, struct tsso_resp *resp)

@@ -109,14 +109,26 @@ void tsso_resp_text(struct tsso_resp *resp, int status, const char *content_type
 	}
 }
 
-void tsso_resp_json(struct tsso_resp *resp, int status, json_t *body)
+struct tsso_buf *tsso_resp_json_body(struct tsso_resp *resp, int status)
 {
-	/* Straight into the body: no intermediate string (tsso/jsonw.h). */
 	resp->status = status;
 	resp->content_type = "application/json";
 	tsso_buf_reset(&resp->body);
-	if (body == NULL || tsso_jsonw_dump(&resp->body, body, NULL) < 0)
-		tsso_resp_text(resp, 500, "application/json", "{\"error\":\"oom\"}");
+	return &resp->body;
+}
+
+void tsso_resp_json_failed(struct tsso_resp *resp)
+{
+	tsso_resp_text(resp, 500, "application/json", "{\"error\":\"oom\"}");
+}
+
+void tsso_resp_json(struct tsso_resp *resp, int status, json_t *body)
+{
+	/* Straight into the body: no intermediate string (tsso/jsonw.h). */
+	struct tsso_buf *b = tsso_resp_json_body(resp, status);
+
+	if (body == NULL || tsso_jsonw_dump(b, body, NULL) < 0)
+		tsso_resp_json_failed(resp);
 	json_decref(body);
 }
 
