@@ -22,6 +22,8 @@ unsigned tsso_server_inflight(const struct tsso_server *s);
 bool tsso_server_wait_idle(const struct tsso_server *s, long ms);
 /* The port actually bound (for listen ":0" in tests). */
 unsigned short tsso_server_port(const struct tsso_server *s);
+/* The number of event threads started (http.threads or its default). */
+unsigned tsso_server_threads(const struct tsso_server *s);
 /* Close every connection and free. Accepts NULL. */
 void tsso_server_stop(struct tsso_server *s);
 

@@ -73,7 +73,7 @@ int tsso_cli_serve(const char *config_path)
 	struct tsso_app app;
 	struct tsso_err err = {0};
 	sigset_t set;
-	char port[8];
+	char port[8], threads[12];
 	int sig = 0, rc = 1;
 	bool app_ok = false;
 
@@ -106,10 +106,11 @@ int tsso_cli_serve(const char *config_path)
 		goto out;
 	refresher = tsso_refresher_start(&app);
 	snprintf(port, sizeof(port), "%u", tsso_server_port(srv));
+	snprintf(threads, sizeof(threads), "%u", tsso_server_threads(srv));
 	tsso_log(TSSO_LOG_INFO, "server.started", "version", TSSO_VERSION, "listen",
 	         app.rt->cfg->listen_host, "port", port, "public_url", app.rt->cfg->public_url,
 	         "mode", app.rt->cfg->mode == TSSO_MODE_PRODUCTION ? "production" : "development",
-	         NULL);
+	         "event_threads", threads, NULL);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

@@ -38,6 +38,7 @@
 #include "tsso/b64.h"
 #include "tsso/clock.h"
 #include "tsso/cookie.h"
+#include "tsso/cpu.h"
 #include "tsso/crypto.h"
 #include "tsso/fetch.h"
 #include "tsso/form.h"
@@ -1094,7 +1095,6 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 	struct tsso_server *s = NULL;
 	char port[8];
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads, max_conn = (unsigned)cfg->http.max_connections;
 	int listen_fd = -1, gai;
 
@@ -1141,10 +1141,9 @@ struct tsso_server *tsso_server_start(struct tsso_app *app, struct tsso_err *err
 		             cfg->listen_port);
 		goto fail;
 	}
-	/* Event threads: http.threads, else one per core (at least 2). */
+	/* Event threads: http.threads, else one per usable CPU less one. */
 	threads = cfg->http.threads > 0 ? (unsigned)cfg->http.threads
-	          : cores > 2           ? (unsigned)(cores > 64 ? 64 : cores)
-	                                : 2;
+	                                : tsso_cpu_default_threads(tsso_cpus_usable());
 	if (threads > max_conn)
 		threads = max_conn;
 	s->loops = calloc(threads, sizeof(*s->loops));
@@ -1215,6 +1214,11 @@ bool tsso_server_wait_idle(const struct tsso_server *s, long ms)
 unsigned short tsso_server_port(const struct tsso_server *s)
 {
 	return s ? s->port : 0;
+}
+
+unsigned tsso_server_threads(const struct tsso_server *s)
+{
+	return s ? s->n_loops : 0;
 }
 
 void tsso_server_stop(struct tsso_server *s)

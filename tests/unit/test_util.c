@@ -1,5 +1,6 @@
 /* Unit tests for src/util: base64url, bounded buffers, errors, crypto helpers. */
 #include <limits.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include "tsso/b64.h"
 #include "tsso/buf.h"
+#include "tsso/cpu.h"
 #include "tsso/crypto.h"
 #include "tsso/err.h"
 
@@ -234,6 +236,72 @@ static void test_rand_pool(void **state)
 	assert_memory_not_equal(child, first, sizeof(first));
 }
 
+/* cgroup v2 cpu.max: "QUOTA PERIOD" rounds up, "max" is no limit, anything
+ * else is refused (and then ignored by tsso_cpus_usable). */
+static void test_cpu_max(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		unsigned cpus;
+	} cases[] = {
+	    {"max 100000\n", 0, 0},
+	    {"150000 100000\n", 0, 2},
+	    {"100000 100000", 0, 1},
+	    {"50000 100000\n", 0, 1},
+	    {"400000 100000\n", 0, 4},
+	    {"", -1, 0},
+	    {"max", -1, 0},
+	    {"max\n", -1, 0},
+	    {"abc 100000", -1, 0},
+	    {"100000 0", -1, 0},
+	    {"0 100000", -1, 0},
+	    {"100000 abc", -1, 0},
+	    {"-1 100000", -1, 0},
+	    {"100000  100000", -1, 0},
+	    {" 100000", -1, 0},
+	    {"100000 100000 1", -1, 0},
+	    {"9999999999999999999 1", -1, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned cpus = 12345;
+		int rc = tsso_cpu_max_parse(cases[i].text, strlen(cases[i].text), &cpus);
+
+		if (rc != cases[i].rc || (rc == 0 && cpus != cases[i].cpus))
+			fail_msg("cpu.max \"%s\": rc %d cpus %u", cases[i].text, rc, cpus);
+	}
+	assert_int_equal(tsso_cpu_default_threads(1), 1);
+	assert_int_equal(tsso_cpu_default_threads(2), 1);
+	assert_int_equal(tsso_cpu_default_threads(3), 2);
+	assert_int_equal(tsso_cpu_default_threads(8), 7);
+	assert_int_equal(tsso_cpu_default_threads(1000), 64);
+}
+
+/* The affinity mask caps the count: a child pinned to one CPU sees one. */
+static void test_cpus_usable(void **state)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = tsso_cpus_usable();
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_true(n >= 1 && (online <= 0 || n <= (unsigned)online));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+		_exit(sched_setaffinity(0, sizeof(one), &one) == 0 && tsso_cpus_usable() == 1 ? 0
+		                                                                              : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +314,8 @@ int main(void)
 	    cmocka_unit_test(test_err),
 	    cmocka_unit_test(test_crypto),
 	    cmocka_unit_test(test_rand_pool),
+	    cmocka_unit_test(test_cpu_max),
+	    cmocka_unit_test(test_cpus_usable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
