@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tsso/common.h"
 
@@ -24,6 +25,9 @@ char *tsso_rand_token(size_t nbytes);
 /* Compare in time that depends only on the lengths. */
 bool tsso_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
 bool tsso_ct_streq(const char *a, const char *b);
+/* SipHash-2-4 of data under a 128-bit key: the index of in-memory tables
+ * whose keys others choose (siphash.c). */
+uint64_t tsso_siphash(const uint64_t key[2], const void *data, size_t n);
 /* Wipe memory the compiler may not optimise away. Accepts NULL. */
 void tsso_wipe(void *p, size_t n);
 /* Wipe a NUL-terminated string, then free it. Accepts NULL. */

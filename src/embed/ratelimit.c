@@ -1,7 +1,6 @@
 /* Per-session rate limit of the embed-token route: a token bucket per
  * session, kept in a small bounded table inside the tenant's embed client. */
 #include <assert.h>
-#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +17,7 @@
 static_assert(TSSO_EMBED_RATE_SLOTS % TSSO_EMBED_RATE_WAYS == 0, "whole sets");
 
 struct tsso_embed_rate_slot {
-	unsigned char key[16]; /* truncated HMAC of the session key: no session id is kept */
+	uint64_t tag; /* keyed hash of the session key: no session id is kept */
 	bool used;
 	double tokens; /* available requests, at most TSSO_EMBED_RATE_BURST */
 	double last;   /* monotonic seconds of the last refill */
@@ -26,9 +25,9 @@ struct tsso_embed_rate_slot {
 
 struct tsso_embed_ratelimit {
 	pthread_mutex_t mu;
-	double burst;   /* bucket size */
-	double per_min; /* refill rate */
-	unsigned char salt[32];
+	double burst;     /* bucket size */
+	double per_min;   /* refill rate */
+	uint64_t salt[2]; /* SipHash key */
 	struct tsso_embed_rate_slot slots[TSSO_EMBED_RATE_SLOTS];
 };
 
@@ -74,22 +73,20 @@ static void refill(const struct tsso_embed_ratelimit *rl, struct tsso_embed_rate
 long tsso_embed_ratelimit_take(struct tsso_embed_ratelimit *rl, const void *key, size_t key_len,
                                double now)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	/* Keyed hash (SipHash-2-4, as the session tables use): an outsider
+	 * cannot pick session ids that share a set. The whole 64 bits are the
+	 * slot's tag; two live sessions of one set sharing it is a 2^-64
+	 * event, and would only share a bucket. (An HMAC here cost about as
+	 * many instructions as the rest of a cached embed-token request.) */
+	uint64_t tag = tsso_siphash(rl->salt, key, key_len);
 	struct tsso_embed_rate_slot *set, *b = NULL, *lru;
-	size_t idx;
 	long wait = 0;
 
-	/* Keyed hash: an outsider cannot pick session ids that share a set. */
-	if (HMAC(EVP_sha256(), rl->salt, sizeof(rl->salt), key, key_len, mac, &mac_len) == NULL ||
-	    mac_len < 24)
-		return 0; /* fail open: the limit protects capacity, not identity */
-	memcpy(&idx, mac + 16, sizeof(idx));
-	set = &rl->slots[(idx % RATE_SETS) * TSSO_EMBED_RATE_WAYS];
+	set = &rl->slots[(size_t)(tag % RATE_SETS) * TSSO_EMBED_RATE_WAYS];
 	pthread_mutex_lock(&rl->mu);
 	lru = &set[0];
 	for (size_t i = 0; i < TSSO_EMBED_RATE_WAYS; i++) {
-		if (set[i].used && memcmp(set[i].key, mac, sizeof(set[i].key)) == 0) {
+		if (set[i].used && set[i].tag == tag) {
 			b = &set[i];
 			break;
 		}
@@ -98,7 +95,7 @@ long tsso_embed_ratelimit_take(struct tsso_embed_ratelimit *rl, const void *key,
 	}
 	if (b == NULL) {
 		b = lru;
-		memcpy(b->key, mac, sizeof(b->key));
+		b->tag = tag;
 		b->used = true;
 		b->tokens = rl->burst;
 		b->last = now;
@@ -113,6 +110,5 @@ long tsso_embed_ratelimit_take(struct tsso_embed_ratelimit *rl, const void *key,
 		wait = (long)need + 1;
 	}
 	pthread_mutex_unlock(&rl->mu);
-	tsso_wipe(mac, sizeof(mac));
 	return wait;
 }

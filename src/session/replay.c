@@ -158,7 +158,7 @@ static int marker_insert(struct store_markers *m, const char *key, uint64_t h, i
 int store_markers_add(struct store_markers *m, const char *key, int64_t expires, int64_t num,
                       const char *token, int64_t now)
 {
-	uint64_t h = store_siphash(m->seed, key, strlen(key));
+	uint64_t h = tsso_siphash(m->seed, key, strlen(key));
 	int rc;
 
 	pthread_mutex_lock(&m->lock);
@@ -173,7 +173,7 @@ int store_markers_add(struct store_markers *m, const char *key, int64_t expires,
 int store_markers_raise(struct store_markers *m, const char *key, int64_t expires, int64_t num,
                         int64_t now)
 {
-	uint64_t h = store_siphash(m->seed, key, strlen(key));
+	uint64_t h = tsso_siphash(m->seed, key, strlen(key));
 	struct marker *e;
 	int rc = 0;
 
@@ -193,7 +193,7 @@ int store_markers_raise(struct store_markers *m, const char *key, int64_t expire
 
 int store_markers_get(struct store_markers *m, const char *key, int64_t now, int64_t *ret_num)
 {
-	uint64_t h = store_siphash(m->seed, key, strlen(key));
+	uint64_t h = tsso_siphash(m->seed, key, strlen(key));
 	struct marker *e;
 	int rc = 0;
 
@@ -209,7 +209,7 @@ int store_markers_get(struct store_markers *m, const char *key, int64_t now, int
 
 int store_markers_del_if(struct store_markers *m, const char *key, const char *token)
 {
-	uint64_t h = store_siphash(m->seed, key, strlen(key));
+	uint64_t h = tsso_siphash(m->seed, key, strlen(key));
 	struct marker *e;
 	int rc = 0;
 

@@ -62,9 +62,6 @@ void store_value_hash(const char *value, char out[STORE_HASH_LEN + 1]);
 int store_revocation_key(enum store_field f, const char *tenant, const char *value, char *out,
                          size_t outlen) TSSO_WUR;
 
-/* Keyed hash for in-memory tables (SipHash-2-4), hash.c. */
-uint64_t store_siphash(const uint64_t key[2], const void *data, size_t n);
-
 /* In-memory markers (replay.c): bounded, expiring key -> (number, token). */
 struct store_markers *store_markers_new(size_t max);
 /* Drops one reference; the last frees. */

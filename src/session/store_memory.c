@@ -185,7 +185,7 @@ static int index_link(struct mem_store *m, int f, struct mem_entry *e, const cha
 		return 0;
 	if (group_key(tenant, value, key, sizeof(key)) < 0)
 		return -1;
-	h = store_siphash(m->seed, key, strlen(key));
+	h = tsso_siphash(m->seed, key, strlen(key));
 	g = group_find(m, f, key, h);
 	if (g == NULL) {
 		size_t klen = strlen(key);
@@ -299,7 +299,7 @@ static void stripe_insert(struct mem_stripe *sp, struct mem_entry *e)
 
 static uint64_t id_hash(struct mem_store *m, const char *id)
 {
-	return store_siphash(m->seed, id, TSSO_SESSION_ID_LEN);
+	return tsso_siphash(m->seed, id, TSSO_SESSION_ID_LEN);
 }
 
 static int mem_put(struct tsso_store *st, const struct tsso_session *s, bool create,
@@ -497,7 +497,7 @@ static int mem_end_by(struct tsso_store *st, enum store_field f, const char *ten
 
 	if (group_key(tenant, value, key, sizeof(key)) < 0)
 		return tsso_err_set(err, "store.bad_key", "key too long");
-	h = store_siphash(m->seed, key, strlen(key));
+	h = tsso_siphash(m->seed, key, strlen(key));
 	/* Collect the ids under the index lock, delete under the stripe locks
 	 * (the lock order is stripe, then index). */
 	pthread_mutex_lock(&m->index_lock);

@@ -375,23 +375,6 @@ static void test_identity_lazy(void **state)
 	tsso_session_free(s);
 }
 
-/* SipHash-2-4 reference vector (key 00..0f, message 00..0e). */
-static void test_siphash(void **state)
-{
-	unsigned char msg[15];
-	uint64_t key[2];
-	unsigned char k[16];
-	(void)state;
-
-	for (int i = 0; i < 16; i++)
-		k[i] = (unsigned char)i;
-	for (int i = 0; i < 15; i++)
-		msg[i] = (unsigned char)i;
-	memcpy(key, k, 16); /* little-endian machine */
-	assert_true(store_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
-	assert_true(store_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,7 +384,6 @@ int main(void)
 	    cmocka_unit_test(test_identity_lazy),
 	    cmocka_unit_test(test_identity_many_members),
 	    cmocka_unit_test(test_from_json_refusals),
-	    cmocka_unit_test(test_siphash),
 	    cmocka_unit_test(test_json_strings),
 	    cmocka_unit_test(test_json_structure),
 	};

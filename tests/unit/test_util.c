@@ -236,6 +236,23 @@ static void test_rand_pool(void **state)
 	assert_memory_not_equal(child, first, sizeof(first));
 }
 
+/* SipHash-2-4 reference vector (key 00..0f, message 00..0e). */
+static void test_siphash(void **state)
+{
+	unsigned char msg[15];
+	uint64_t key[2];
+	unsigned char k[16];
+	(void)state;
+
+	for (int i = 0; i < 16; i++)
+		k[i] = (unsigned char)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (unsigned char)i;
+	memcpy(key, k, 16); /* little-endian machine */
+	assert_true(tsso_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
+	assert_true(tsso_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+}
+
 /* cgroup v2 cpu.max: "QUOTA PERIOD" rounds up, "max" is no limit, anything
  * else is refused (and then ignored by tsso_cpus_usable). */
 static void test_cpu_max(void **state)
@@ -314,6 +331,7 @@ int main(void)
 	    cmocka_unit_test(test_err),
 	    cmocka_unit_test(test_crypto),
 	    cmocka_unit_test(test_rand_pool),
+	    cmocka_unit_test(test_siphash),
 	    cmocka_unit_test(test_cpu_max),
 	    cmocka_unit_test(test_cpus_usable),
 	};

@@ -1,9 +1,10 @@
 /* SipHash-2-4 (Aumasson & Bernstein, 2012): a keyed hash for the in-memory
- * tables, so that keys chosen by an IdP cannot be made to collide. */
+ * tables, so that keys chosen by an IdP or a client cannot be made to
+ * collide. */
 #include <stdint.h>
 #include <string.h>
 
-#include "src/session/store_impl.h"
+#include "tsso/crypto.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                                                   \
@@ -33,7 +34,7 @@ static uint64_t load_le64(const unsigned char *p)
 	return v;
 }
 
-uint64_t store_siphash(const uint64_t key[2], const void *data, size_t n)
+uint64_t tsso_siphash(const uint64_t key[2], const void *data, size_t n)
 {
 	const unsigned char *p = data;
 	uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
