@@ -1,5 +1,7 @@
 /* Append-only compact JSON writer (RFC 8259), byte-compatible with jansson's JSON_COMPACT dump. */
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -177,6 +179,26 @@ static size_t escape_to(char *o, unsigned char c)
 	return 6;
 }
 
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* True when none of the 8 bytes at p needs more than a copy: all in
+ * 0x20-0x7f, none '"' or '\\' (out_len 1). Each term sets a byte's high bit
+ * for a byte that fails (the "has a byte less than n" / "has a zero byte"
+ * word tricks; their borrows can only mark bytes above one that already
+ * fails, so the verdict for the word is exact). Tokens and cookies are
+ * hundreds of such bytes in a row. */
+static bool plain8(const unsigned char *p)
+{
+	uint64_t x, q, b;
+
+	memcpy(&x, p, sizeof(x));
+	q = x ^ (ONES * '"');
+	b = x ^ (ONES * '\\');
+	return ((x | ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS) ==
+	       0;
+}
+
 /*
  * The quoted string, optionally preceded by ',' and followed by ':'. Two
  * passes: the first checks the UTF-8 and counts the output bytes, so that
@@ -191,8 +213,13 @@ static void put_string(struct tsso_jsonw *w, const char *s, size_t n, bool comma
 	if (w->failed != NULL)
 		return;
 	for (i = 0; i < n;) {
-		unsigned char k = out_len[p[i]];
+		unsigned char k;
 
+		if (n - i >= 8 && plain8(p + i)) {
+			i += 8;
+			continue;
+		}
+		k = out_len[p[i]];
 		if (k == 1) {
 			i++;
 		} else if (k != 0) {
