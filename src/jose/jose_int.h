@@ -58,9 +58,11 @@ int tsso_jose_sig_verify(const struct jose_alg *a, EVP_PKEY *pkey, const void *i
 int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t coord_len,
                                unsigned char *out) TSSO_WUR;
 /* Sign input with a private key into sig (cap bytes; at least the key's
- * signature size), in JWS form; *ret_len the length written. */
-int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
-                            unsigned char *sig, size_t cap, size_t *ret_len) TSSO_WUR;
+ * signature size), in JWS form; *ret_len the length written. key_ctx as for
+ * tsso_jose_sig_verify_with (NULL: none). */
+int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,
+                            const void *input, size_t len, unsigned char *sig, size_t cap,
+                            size_t *ret_len) TSSO_WUR;
 /* The same, starting from a copy of key_ctx, a context made once for pkey
  * with EVP_PKEY_CTX_new_from_pkey and never initialised (NULL: none). */
 int tsso_jose_sig_verify_with(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,

@@ -205,12 +205,13 @@ int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t 
 	return 0;
 }
 
-int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void *input, size_t len,
-                            unsigned char *sig, size_t cap, size_t *ret_len)
+int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,
+                            const void *input, size_t len, unsigned char *sig, size_t cap,
+                            size_t *ret_len)
 {
 	const EVP_MD *md = tsso_jose_alg_md(a);
 	EVP_MD_CTX *ctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL, *own = NULL;
 	/* ECDSA: DER first (at most 2 * (66 + 3) + 3 bytes for P-521). */
 	unsigned char der[160];
 	size_t out_len;
@@ -230,6 +231,10 @@ int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void
 	 * whole signing context in EVP_DigestSignFinal so that it could be
 	 * reused, a copy we would throw away. */
 	EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+	/* As for verification: a copy of the key's own context spares the
+	 * provider lookups of EVP_PKEY_CTX_new_from_pkey. */
+	if (key_ctx != NULL && (own = EVP_PKEY_CTX_dup(key_ctx)) != NULL)
+		EVP_MD_CTX_set_pkey_ctx(ctx, own);
 	if (EVP_DigestSignInit(ctx, &pctx, md, NULL, pkey) != 1)
 		goto out;
 	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx) < 0)
@@ -246,6 +251,7 @@ int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const void
 	rc = 0;
 out:
 	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_CTX_free(own);
 	return rc;
 }
 
@@ -256,7 +262,7 @@ int tsso_jose_sig_create(const struct jose_alg *a, EVP_PKEY *pkey, const void *i
 	unsigned char *sig = malloc(cap > 0 ? cap : 1);
 	size_t n = 0;
 
-	if (sig == NULL || tsso_jose_sig_create_to(a, pkey, input, len, sig, cap, &n) < 0) {
+	if (sig == NULL || tsso_jose_sig_create_to(a, pkey, NULL, input, len, sig, cap, &n) < 0) {
 		free(sig);
 		return -1;
 	}

@@ -14,8 +14,9 @@
 
 struct tsso_signer {
 	const struct jose_alg *alg;
-	EVP_PKEY *pkey;      /* asymmetric algs */
-	unsigned char *hkey; /* HS*: a copy of the secret, wiped on free */
+	EVP_PKEY *pkey;        /* asymmetric algs */
+	EVP_PKEY_CTX *key_ctx; /* made once for pkey, copied per signature (may be NULL) */
+	unsigned char *hkey;   /* HS*: a copy of the secret, wiped on free */
 	size_t hkey_len;
 	char *kid; /* NULL for HMAC signers */
 };
@@ -28,6 +29,7 @@ void tsso_signer_free(struct tsso_signer *s)
 		tsso_wipe(s->hkey, s->hkey_len);
 		free(s->hkey);
 	}
+	EVP_PKEY_CTX_free(s->key_ctx);
 	EVP_PKEY_free(s->pkey);
 	free(s->kid);
 	free(s);
@@ -84,6 +86,8 @@ struct tsso_signer *tsso_signer_from_pem(const char *pem, size_t len, const char
 	s->alg = a;
 	s->pkey = pkey;
 	pkey = NULL;
+	/* Without it (out of memory), each signature makes its own. */
+	s->key_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->pkey, NULL);
 	/* RFC 7638: without a configured kid, the thumbprint names the key. */
 	s->kid = kid != NULL ? strdup(kid) : tsso_jose_pkey_thumbprint(s->pkey);
 	if (s->kid == NULL)
@@ -243,7 +247,8 @@ int tsso_jws_compact_sign(const struct tsso_signer *s, const char *header_b64, c
 		else
 			got = 0;
 		tsso_wipe(mac, sizeof(mac));
-	} else if (tsso_jose_sig_create_to(s->alg, s->pkey, out, n, sig, sizeof(sig), &got) < 0) {
+	} else if (tsso_jose_sig_create_to(s->alg, s->pkey, s->key_ctx, out, n, sig, sizeof(sig),
+	                                   &got) < 0) {
 		got = 0;
 	}
 	if (got != slen) {
