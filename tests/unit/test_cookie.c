@@ -84,6 +84,43 @@ static void test_parse_every_octet(void **state)
 	}
 }
 
+/* Every byte value at every position of a 17-byte value, so that both the
+ * 8-bytes-at-a-time check and the byte loop meet it: a Set-Cookie value is
+ * refused, and a parsed one dropped (interior positions: the parser trims
+ * the ends), exactly when the byte is not a cookie-octet. */
+static void test_every_octet_every_position(void **state)
+{
+	(void)state;
+	for (int c = 1; c < 256; c++) {
+		bool allowed = c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) ||
+		               (c >= 0x3c && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
+
+		for (size_t pos = 0; pos < 17; pos++) {
+			char value[18], hdr[32];
+			struct tsso_cookie_opts o = {.name = "k",
+			                             .value = value,
+			                             .path = "/",
+			                             .max_age = 60,
+			                             .same_site = TSSO_SAMESITE_LAX};
+			struct tsso_kvlist l = {0};
+
+			memset(value, 'x', 17);
+			value[17] = '\0';
+			value[pos] = (char)c;
+			if ((tsso_cookie_opts_check(&o, NULL) == 0) != allowed)
+				fail_msg("Set-Cookie byte 0x%02x at %zu", (unsigned)c, pos);
+			if (pos == 0 || pos == 16 || c == ';')
+				continue;
+			snprintf(hdr, sizeof(hdr), "k=%s", value);
+			assert_int_equal(tsso_cookie_parse(hdr, &l, NULL), 0);
+			if (l.n != (allowed ? 1u : 0u))
+				fail_msg("Cookie byte 0x%02x at %zu: %zu cookies", (unsigned)c, pos,
+				         l.n);
+			tsso_kvlist_free(&l);
+		}
+	}
+}
+
 static void test_parse_limits(void **state)
 {
 	struct tsso_kvlist l = {0};
@@ -221,6 +258,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_basic),
 	    cmocka_unit_test(test_parse_drops),
 	    cmocka_unit_test(test_parse_every_octet),
+	    cmocka_unit_test(test_every_octet_every_position),
 	    cmocka_unit_test(test_parse_limits),
 	    cmocka_unit_test(test_build),
 	    cmocka_unit_test(test_build_refusals),
