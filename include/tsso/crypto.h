@@ -25,6 +25,8 @@ char *tsso_rand_token(size_t nbytes);
 /* Compare in time that depends only on the lengths. */
 bool tsso_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
 bool tsso_ct_streq(const char *a, const char *b);
+/* SHA-256 of data into out; -1 if OpenSSL fails. */
+int tsso_sha256(const void *data, size_t n, unsigned char out[32]) TSSO_WUR;
 /* SipHash-2-4 of data under a 128-bit key: the index of in-memory tables
  * whose keys others choose (siphash.c). */
 uint64_t tsso_siphash(const uint64_t key[2], const void *data, size_t n);

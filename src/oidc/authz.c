@@ -35,7 +35,10 @@ char *oidc_pkce_challenge(const char *verifier)
 	char *out;
 
 	/* RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))). */
-	SHA256((const unsigned char *)verifier, strlen(verifier), h);
+	if (tsso_sha256(verifier, strlen(verifier), h) < 0) {
+		tsso_wipe(h, sizeof(h));
+		return NULL;
+	}
 	out = tsso_b64url_encode(h, sizeof(h));
 	tsso_wipe(h, sizeof(h));
 	return out;

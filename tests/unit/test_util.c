@@ -236,6 +236,29 @@ static void test_rand_pool(void **state)
 	assert_memory_not_equal(child, first, sizeof(first));
 }
 
+/* FIPS 180-2 appendix B.1 and B.2, and the empty string. */
+static void test_sha256(void **state)
+{
+	static const struct {
+		const char *in, *hex;
+	} v[] = {
+	    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	    {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		unsigned char d[32];
+		char hex[65];
+
+		assert_int_equal(tsso_sha256(v[i].in, strlen(v[i].in), d), 0);
+		for (size_t j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", d[j]);
+		assert_string_equal(hex, v[i].hex);
+	}
+}
+
 /* SipHash-2-4 reference vector (key 00..0f, message 00..0e). */
 static void test_siphash(void **state)
 {
@@ -331,6 +354,7 @@ int main(void)
 	    cmocka_unit_test(test_err),
 	    cmocka_unit_test(test_crypto),
 	    cmocka_unit_test(test_rand_pool),
+	    cmocka_unit_test(test_sha256),
 	    cmocka_unit_test(test_siphash),
 	    cmocka_unit_test(test_cpu_max),
 	    cmocka_unit_test(test_cpus_usable),
