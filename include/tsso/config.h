@@ -56,8 +56,9 @@ struct tsso_embed_cfg {
 	/* both */
 	struct tsso_strlist cors_origins; /* origins allowed to call embed-token */
 	bool audit_values;                /* log attribute values in the mint audit line */
-	long rate_burst;                  /* embed-token requests a session may make at once */
-	long rate_per_min;                /* and per minute after that */
+	bool mint_at_login; /* local signing: mint at the callback, into the new session */
+	long rate_burst;    /* embed-token requests a session may make at once */
+	long rate_per_min;  /* and per minute after that */
 };
 
 struct tsso_tenant_cfg {

@@ -56,6 +56,7 @@ static const char *const embed_keys[] = {"scheme",
                                          "cors_origins",
                                          "audit_values",
                                          "rate_limit",
+                                         "mint_at_login",
                                          NULL};
 static const char *const auth_methods[] = {"client_secret_basic",
                                            "client_secret_post",
@@ -112,6 +113,8 @@ static void parse_embed(struct cfg_ctx *c, const json_t *t, struct tsso_tenant_c
 	cfg_strlist(c, e, P, "cors_origins", &r->embed.cors_origins);
 	check_origins(c, P, "cors_origins", &r->embed.cors_origins);
 	cfg_bool(c, e, P, "audit_values", &r->embed.audit_values);
+	r->embed.mint_at_login = true;
+	cfg_bool(c, e, P, "mint_at_login", &r->embed.mint_at_login);
 	r->embed.rate_burst = TSSO_EMBED_RATE_BURST;
 	r->embed.rate_per_min = TSSO_EMBED_RATE_PER_MIN;
 	{

@@ -12,6 +12,7 @@
 #include "handle_int.h"
 #include "login_state.h"
 #include "tsso/crypto.h"
+#include "tsso/embed.h"
 #include "tsso/fetch.h"
 #include "tsso/handle.h"
 #include "tsso/identity.h"
@@ -150,7 +151,8 @@ static int resolve_claim(void *opaque, const char *claim, const char *endpoint, 
 
 static int build_session(const struct tsso_req *req, const struct tsso_oidc_result *res,
                          const struct tsso_identity *id, bool with_id_token,
-                         struct tsso_session **ret, struct tsso_err *err)
+                         const struct tsso_embed_token *tok, struct tsso_session **ret,
+                         struct tsso_err *err)
 {
 	struct tsso_session *s = tsso_session_new();
 	const struct tsso_tenant_cfg *tc = req->tenant->cfg;
@@ -169,6 +171,11 @@ static int build_session(const struct tsso_req *req, const struct tsso_oidc_resu
 		r |= tsso_session_set(&s->refresh_token, res->refresh_token);
 		s->access_exp = res->access_expires_at;
 	}
+	if (tok != NULL && tok->token != NULL) {
+		r |= tsso_session_set(&s->embed_token, tok->token);
+		s->embed_iat = tok->issued_at;
+		s->embed_exp = tok->expires_at;
+	}
 	s->identity = tsso_identity_to_json(id);
 	if (r != 0 || s->identity == NULL) {
 		tsso_session_free(s);
@@ -176,6 +183,26 @@ static int build_session(const struct tsso_req *req, const struct tsso_oidc_resu
 	}
 	*ret = s;
 	return 0;
+}
+
+/* With local signing (signed_jwt without an exchange) and embed.mint_at_login
+ * (the default), the embed token the page asks for next is minted here and
+ * goes into the new session: the first embed-token request then answers
+ * from the session, without sealing and setting the session cookie a
+ * second time (a memory or Redis store: without a second write). A refusal
+ * leaves the session without a token; the first request mints as before
+ * and reports the problem. */
+static void mint_at_login(const struct tsso_req *req, const struct tsso_identity *id,
+                          struct tsso_embed_token *tok)
+{
+	const struct tsso_tenant *t = req->tenant;
+	struct tsso_err err = {0};
+
+	if (!t->cfg->embed.mint_at_login || t->embed == NULL || !tsso_embed_mint_is_local(t->embed))
+		return;
+	if (tsso_embed_mint(t->embed, id, hdl_now(), tok, &err) < 0)
+		tsso_log(TSSO_LOG_DEBUG, "embed.mint_at_login_failed", "request_id",
+		         req->request_id, "tenant", req->tenant_id, "reason", err.reason, NULL);
 }
 
 /* End the session this browser had before logging in again (best effort). */
@@ -235,6 +262,7 @@ static bool callback_finish(struct tsso_req *req, struct tsso_resp *resp, void *
 	};
 	struct tsso_identity *id = NULL;
 	struct tsso_session *s = NULL;
+	struct tsso_embed_token tok = {0};
 	struct tsso_err err = {0};
 	char *cookie = NULL;
 	const char *dest;
@@ -259,20 +287,27 @@ static bool callback_finish(struct tsso_req *req, struct tsso_resp *resp, void *
 		err = why.err;
 		goto refuse;
 	}
-	if (build_session(req, &res, id, true, &s, &err) < 0)
-		goto refuse;
+	mint_at_login(req, id, &tok);
 	end_previous(req);
-	if (tsso_store_session_create(req->rt->store, s, &cookie, &err) < 0) {
-		/* A cookie session may not hold a large ID token: keep it without
-		 * (logout then goes without id_token_hint). */
-		if (err.reason == NULL || strcmp(err.reason, "session.too_large") != 0)
+	/* A cookie session may not hold a large ID token: keep it without the
+	 * token minted above (the first embed-token request mints), then
+	 * without the ID token (logout then goes without id_token_hint). */
+	for (int attempt = 0;; attempt++) {
+		bool with_id_token = attempt < 2;
+		const struct tsso_embed_token *with_tok = attempt == 0 ? &tok : NULL;
+
+		if (attempt == 1 && tok.token == NULL)
+			continue; /* nothing minted: the first attempt was this one */
+		if (build_session(req, &res, id, with_id_token, with_tok, &s, &err) < 0)
+			goto refuse;
+		if (tsso_store_session_create(req->rt->store, s, &cookie, &err) == 0)
+			break;
+		if (attempt == 2 || err.reason == NULL ||
+		    strcmp(err.reason, "session.too_large") != 0)
 			goto refuse;
 		tsso_session_free(s);
 		s = NULL;
 		tsso_err_clear(&err);
-		if (build_session(req, &res, id, false, &s, &err) < 0 ||
-		    tsso_store_session_create(req->rt->store, s, &cookie, &err) < 0)
-			goto refuse;
 	}
 	if (hdl_set_cookie(req, resp, req->rt->cfg->session.cookie_name, cookie, -1, false, false) <
 	    0) {
@@ -293,6 +328,7 @@ refuse:
 out:
 	tsso_fetch_forbid(false);
 	tsso_free_secret(cookie);
+	tsso_embed_token_clear(&tok);
 	tsso_session_free(s);
 	tsso_identity_free(id);
 	tsso_oidc_result_free(&res);

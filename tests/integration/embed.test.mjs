@@ -14,6 +14,7 @@ import { startOp } from './lib/op.mjs';
 import { startDaemon, writeConfig, runCli } from './lib/daemon.mjs';
 import { startToucan } from './lib/toucan.mjs';
 import { daemonLogin, embedToken } from './lib/flow.mjs';
+import { jarFetch } from './lib/jar.mjs';
 import { request } from './lib/http.mjs';
 import { freePort } from './lib/ports.mjs';
 import { stopAll, sleep } from './lib/proc.mjs';
@@ -64,7 +65,7 @@ before(async () => {
   const ports = { main: await freePort() };
   for (const a of ALGS) ports[a] = await freePort();
   const uris = [];
-  const names = ['jwt', 'audit', 'xchg', 'ai', 'aibad', 'aibrk'];
+  const names = ['jwt', 'late', 'audit', 'xchg', 'ai', 'aibad', 'aibrk'];
   for (const n of names) uris.push(`http://127.0.0.1:${ports.main}/${n}/callback`);
   for (const a of ALGS) uris.push(`http://127.0.0.1:${ports[a]}/jwt/callback`);
   op = await startOp({
@@ -74,6 +75,11 @@ before(async () => {
     accounts: [{
       sub: 'alice', password: 'alice-password', email: 'alice@acme.example', email_verified: true,
       name: 'Alice Example', preferred_username: 'alice', groups: ['analysts'], country: ATTR_CANARY,
+    }, {
+      // A 400-byte attribute: the session cookie holds it with the ID
+      // token, not with an embed token (which repeats it, base64url) as well.
+      sub: 'bob', password: 'bob-password', email: 'bob@acme.example', email_verified: true,
+      name: 'Bob Example', preferred_username: 'bob', groups: ['analysts'], country: 'c'.repeat(400),
     }],
     extra_claims: ['country'],
     claims: { profile: ['name', 'preferred_username', 'given_name', 'family_name', 'locale', 'country'] },
@@ -96,6 +102,7 @@ before(async () => {
     files,
     tenants: {
       jwt: jwtTenant({ cors_origins: [CORS_OK] }),
+      late: jwtTenant({ mint_at_login: false }),
       audit: jwtTenant({ audit_values: true }),
       xchg: jwtTenant({
         audience: toucan.audience('xchg'), token_url: toucan.audience('xchg'), embed_client_secret_file: '../secrets/embed.secret',
@@ -209,6 +216,49 @@ test('signed JWT (RS512 default): verified by jose against the served JWKS and b
   assert.equal(a.attributes, 'country');
   assert.ok(!JSON.stringify(a).includes(ATTR_CANARY), 'no attribute value without audit_values');
   assert.ok(!JSON.stringify(daemon.logs()).includes(token), 'the token is never logged');
+});
+
+test('mint_at_login: the callback mints into the new session, the first embed-token answers from it; off, the first request mints and re-seals', async () => {
+  const decode = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString());
+  for (const [tenant, atLogin] of [['jwt', true], ['late', false]]) {
+    const before = mintedLines(daemon, (l) => l.tenant === tenant).length;
+    const jar = await loginJar(daemon, tenant);
+    await sleep(200); // the daemon's log lines are read as they come
+    const atCallback = mintedLines(daemon, (l) => l.tenant === tenant).slice(before);
+    assert.equal(atCallback.length, atLogin ? 1 : 0, `${tenant}: minted at the callback`);
+    const cookieBefore = jar.get('tsso').value;
+    const first = await embedToken(daemon, tenant, jar);
+    assert.equal(first.status, 200, first.text);
+    const { jti } = decode(first.json.token);
+    await sleep(200);
+    const all = mintedLines(daemon, (l) => l.tenant === tenant).slice(before);
+    assert.equal(all.length, 1, `${tenant}: one token for the login and its first page`);
+    assert.equal(all[0].jti, jti, `${tenant}: the page got the token minted ${atLogin ? 'at the callback' : 'for it'}`);
+    // At login the session already holds it: no second seal, no Set-Cookie.
+    assert.equal(first.headers.get('set-cookie') !== null, !atLogin, `${tenant}: Set-Cookie on the first embed-token`);
+    assert.equal(jar.get('tsso').value !== cookieBefore, !atLogin);
+    // Either way the next page load reuses the cached token.
+    const second = await embedToken(daemon, tenant, jar);
+    assert.equal(second.json.token, first.json.token, `${tenant}: cached`);
+    assert.equal(second.headers.get('set-cookie'), null);
+  }
+});
+
+test('mint_at_login: a cookie session too large with the token keeps the ID token and leaves minting to the first request', async () => {
+  const before = mintedLines(daemon, (l) => l.tenant === 'jwt').length;
+  const r = await daemonLogin(daemon, 'jwt', { user: 'bob', password: 'bob-password' });
+  assert.ok(r.response && r.response.status === 302, `login: ${r.response?.status} ${r.body}`);
+  await sleep(200);
+  const atCallback = mintedLines(daemon, (l) => l.tenant === 'jwt').slice(before);
+  assert.equal(atCallback.length, 1, 'minted at the callback, then left out of the session');
+  const first = await embedToken(daemon, 'jwt', r.jar);
+  assert.equal(first.status, 200, first.text);
+  const { jti } = JSON.parse(Buffer.from(first.json.token.split('.')[1], 'base64url').toString());
+  assert.notEqual(jti, atCallback[0].jti, 'the session had no token: the first request minted one');
+  // The ID token stayed: logout still sends id_token_hint.
+  const out = await jarFetch(r.jar, daemon.tenantUrl('jwt', '/logout'));
+  assert.equal(out.status, 302);
+  assert.ok(new URL(out.headers.get('location')).searchParams.get('id_token_hint'), out.headers.get('location'));
 });
 
 test('jti: 128 random bits, unique across mints', async () => {

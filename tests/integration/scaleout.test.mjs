@@ -73,6 +73,9 @@ before(async () => {
       acme: tenantCfg('so-acme'),
       rt: tenantCfg('so-rt', {
         refresh_tokens: true, scopes: ['openid', 'email', 'profile', 'offline_access'], prompt: 'consent',
+        // No token minted at login: the refresh tests below need first
+        // requests that mint and save the session while it is refreshed.
+        embed: { ...tenantCfg('so-rt').embed, mint_at_login: false },
       }),
     },
   });

@@ -132,6 +132,7 @@ static void test_valid(void **state)
 	assert_string_equal(t->scopes.v[0], "openid");
 	assert_int_equal(t->max_age, -1);
 	assert_int_equal(t->max_idp_calls, 32);
+	assert_true(t->embed.mint_at_login);
 	assert_string_equal(t->default_return_to, "/");
 	assert_null(tsso_config_tenant(cfg, "nope"));
 	/* The secret file path resolved against the tenant file, not the cwd. */
@@ -301,6 +302,8 @@ static void test_tenant_refusals(void **state)
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"token_url\":\"https://t\"}}",
 	     "embed.embed_client_secret_file: is required"},
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"nope\":1}}", "embed.nope: unknown key"},
+	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"mint_at_login\":\"no\"}}",
+	     "embed.mint_at_login: must be true or false"},
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"burst\":0}}}",
 	     "embed.rate_limit.burst: must be between 1 and"},
 	    {"{\"embed\":{\"scheme\":\"signed_jwt\",\"rate_limit\":{\"burst\":1000001}}}",
