@@ -3,6 +3,7 @@
  * other thread has them blocked). SIGHUP reloads; SIGTERM/SIGINT drain.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -63,6 +64,27 @@ static void drain(struct tsso_app *app, struct tsso_server *srv, long grace_s)
 		         "requests still in flight at the end of the grace period", NULL);
 }
 
+/* glibc returns the free top of a thread's heap to the kernel once it passes
+ * 128 KiB (MADV_DONTNEED), and the next requests fault those pages back in:
+ * with the allocations of a login going up and down by about that much,
+ * the event thread did so every ten logins or so (perf: madvise and page
+ * faults 3.4% of a login's CPU; docs/performance.md, finding 14). A
+ * long-running server keeps its high-water mark instead: trim only past
+ * TRIM_MIB of free memory at the top. Setting the trim threshold freezes
+ * the mmap threshold at its default (128 KiB), which would send every
+ * larger buffer to mmap and munmap: it is set too, so that only the rare
+ * allocation over MMAP_MIB (a configuration file) is mapped on its own. */
+#define TRIM_MIB 16
+#define MMAP_MIB 4
+
+static void malloc_tune(void)
+{
+	if (mallopt(M_MMAP_THRESHOLD, MMAP_MIB * 1024 * 1024) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, TRIM_MIB * 1024 * 1024) != 1)
+		tsso_log(TSSO_LOG_WARN, "server.malloc_tune", "detail",
+		         "mallopt refused; the defaults stay", NULL);
+}
+
 int tsso_cli_serve(const char *config_path)
 {
 	struct tsso_config *cfg = tsso_cli_load_config(config_path);
@@ -82,6 +104,7 @@ int tsso_cli_serve(const char *config_path)
 		return 1;
 	}
 	tsso_log_setup((enum tsso_log_level)cfg->log.level, cfg->log.json);
+	malloc_tune();
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
