@@ -570,7 +570,11 @@ async function main() {
     for (const rp of rps) await warmLogins(rp, pki);
     const runs = rps.map(() => []);
     for (let i = 0; i < REPEAT; i++) {
-      for (const [k, rp] of rps.entries()) {
+      // A B, B A, A B...: neither always runs first after the other (the
+      // OP's garbage collection after a run, say, falls on both).
+      const order = [...rps.entries()];
+      if (i % 2 === 1) order.reverse();
+      for (const [k, rp] of order) {
         log(`${rp.name}, ${trust}, logins${REPEAT > 1 ? ` ${i + 1}/${REPEAT}` : ''}`);
         runs[k].push(await macroLogins(rp, op, pki, trust));
       }
