@@ -516,7 +516,7 @@ async function straceLogins() {
   const op = (await start('op', 'node', [path.join(HERE, 'op', 'op.mjs'), '--cert', pki.cert, '--key', pki.key,
     '--clients', JSON.stringify({ 'bench-client': SECRET })], { readyLine: true })).ready;
   const ours = await startOurs(op, pki, pki.ca, 'ca');
-  const n = 400;
+  const n = Number(process.env.TSSO_BENCH_TRACE_LOGINS ?? 400);
   const drive = (flows) => run('node', [path.join(HERE, 'driver.mjs'), '--start', ours.loginUrl, '--ca', pki.ca,
     '--concurrency', String(CONCURRENCY), '--max-flows', String(flows), '--duration', '300'], { timeoutMs: 400000 });
   await drive(48);
