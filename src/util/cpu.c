@@ -15,6 +15,7 @@
 
 #define CGROUP_ROOT      "/sys/fs/cgroup"
 #define CGROUP_PATH_MAX  1024 /* a cgroup path, from /proc/self/cgroup */
+#define CGROUP_FILE_MAX  8192 /* /proc/self/cgroup: one line per v1 hierarchy too */
 #define CGROUP_DEPTH_MAX 32   /* ancestors looked at */
 #define THREADS_MAX      64   /* default event threads, at most */
 
@@ -72,7 +73,7 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
 /* The smallest cpu.max limit on this process's cgroup v2 path, 0 if none. */
 static unsigned cgroup_cpus(void)
 {
-	char self[CGROUP_PATH_MAX + 8], path[sizeof(CGROUP_ROOT) + CGROUP_PATH_MAX + 16], text[64];
+	char self[CGROUP_FILE_MAX], path[sizeof(CGROUP_ROOT) + CGROUP_PATH_MAX + 16], text[64];
 	ssize_t n = read_small("/proc/self/cgroup", self, sizeof(self));
 	unsigned best = 0;
 	char *rel, *nl;
