@@ -1,7 +1,6 @@
 /* Cookie header parsing (RFC 6265 §5.4) and Set-Cookie building (RFC 6265 §4.1, 6265bis prefixes).
  */
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +9,7 @@
 #include "tsso/cookie.h"
 #include "tsso/crypto.h"
 #include "tsso/limits.h"
+#include "tsso/word.h"
 
 #define COOKIE_NAME_MAX   256 /* longest cookie name we read or write */
 #define COOKIE_DOMAIN_MAX 253 /* RFC 1035 §2.3.4 */
@@ -43,18 +43,6 @@ static bool valid_name(const char *s, size_t n)
 	return true;
 }
 
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* A byte's high bit for each byte of x equal to c (the "has a zero byte"
- * word trick; a borrow can only mark a byte above one that matched). */
-static uint64_t eq_bytes(uint64_t x, unsigned char c)
-{
-	uint64_t y = x ^ (ONES * c);
-
-	return (y - ONES) & ~y;
-}
-
 /* Eight bytes at a time while every one is a cookie-octet: none at or
  * below 0x20 or at or above 0x7f, none of '"' ',' ';' '\\'; the table
  * decides the rest. */
@@ -63,12 +51,11 @@ static bool valid_value(const char *s, size_t n)
 	size_t i = 0;
 
 	for (; i + 8 <= n; i += 8) {
-		uint64_t x;
+		uint64_t x = tsso_word_load(s + i);
 
-		memcpy(&x, s + i, sizeof(x));
-		if (((x | ((x - ONES * 0x21) & ~x) | eq_bytes(x, 0x7f) | eq_bytes(x, '"') |
-		      eq_bytes(x, ',') | eq_bytes(x, ';') | eq_bytes(x, '\\')) &
-		     HIGHS) != 0)
+		if (((x | tsso_word_below(x, 0x21) | tsso_word_eq(x, 0x7f) | tsso_word_eq(x, '"') |
+		      tsso_word_eq(x, ',') | tsso_word_eq(x, ';') | tsso_word_eq(x, '\\')) &
+		     TSSO_WORD_HIGHS) != 0)
 			break;
 	}
 	for (; i < n; i++)

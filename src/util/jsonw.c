@@ -1,13 +1,13 @@
 /* Append-only compact JSON writer (RFC 8259), byte-compatible with jansson's JSON_COMPACT dump. */
 #include <math.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tsso/jsonw.h"
 #include "tsso/limits.h"
 #include "tsso/utf8.h"
+#include "tsso/word.h"
 
 #define R_TOO_LARGE "json.too_large"
 #define R_NO_MEMORY "json.no_memory"
@@ -179,24 +179,15 @@ static size_t escape_to(char *o, unsigned char c)
 	return 6;
 }
 
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
 /* True when none of the 8 bytes at p needs more than a copy: all in
- * 0x20-0x7f, none '"' or '\\' (out_len 1). Each term sets a byte's high bit
- * for a byte that fails (the "has a byte less than n" / "has a zero byte"
- * word tricks; their borrows can only mark bytes above one that already
- * fails, so the verdict for the word is exact). Tokens and cookies are
- * hundreds of such bytes in a row. */
+ * 0x20-0x7f, none '"' or '\\' (out_len 1). Tokens and cookies are hundreds
+ * of such bytes in a row. */
 static bool plain8(const unsigned char *p)
 {
-	uint64_t x, q, b;
+	uint64_t x = tsso_word_load(p);
 
-	memcpy(&x, p, sizeof(x));
-	q = x ^ (ONES * '"');
-	b = x ^ (ONES * '\\');
-	return ((x | ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS) ==
-	       0;
+	return ((x | tsso_word_below(x, 0x20) | tsso_word_eq(x, '"') | tsso_word_eq(x, '\\')) &
+	        TSSO_WORD_HIGHS) == 0;
 }
 
 /*
