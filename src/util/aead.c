@@ -105,7 +105,12 @@ struct tsso_keyring *tsso_keyring_new(const unsigned char *keys, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		memcpy(kr->keys[i].key, keys + i * TSSO_AEAD_KEY_LEN, TSSO_AEAD_KEY_LEN);
 		/* The key id is a hash of the key, so it names the key without revealing it. */
-		SHA256(kr->keys[i].key, TSSO_AEAD_KEY_LEN, digest);
+		if (tsso_sha256(kr->keys[i].key, TSSO_AEAD_KEY_LEN, digest) < 0) {
+			tsso_wipe(digest, sizeof(digest));
+			kr->n = n;
+			tsso_keyring_free(kr);
+			return NULL;
+		}
 		memcpy(kr->keys[i].kid, digest, AEAD_KID_LEN);
 	}
 	kr->n = n;
