@@ -43,13 +43,24 @@ static bool valid_name(const char *s, size_t n)
 	return true;
 }
 
-/* Eight bytes at a time while every one is a cookie-octet: none at or
- * below 0x20 or at or above 0x7f, none of '"' ',' ';' '\\'; the table
- * decides the rest. */
+/* Sixteen (SSE2), then eight bytes at a time while every one is a
+ * cookie-octet: none at or below 0x20 or at or above 0x7f, none of '"' ','
+ * ';' '\\'; the table decides the rest. */
 static bool valid_value(const char *s, size_t n)
 {
 	size_t i = 0;
 
+#ifdef TSSO_VEC_LEN
+	for (; i + TSSO_VEC_LEN <= n; i += TSSO_VEC_LEN) {
+		tsso_vec x = tsso_vec_load(s + i);
+
+		if (tsso_vec_any(tsso_vec_or(
+		        tsso_vec_or(tsso_vec_or(tsso_vec_below(x, 0x21), tsso_vec_above(x, 0x7e)),
+		                    tsso_vec_or(tsso_vec_eq(x, '"'), tsso_vec_eq(x, ','))),
+		        tsso_vec_or(tsso_vec_eq(x, ';'), tsso_vec_eq(x, '\\')))))
+			break;
+	}
+#endif
 	for (; i + 8 <= n; i += 8) {
 		uint64_t x = tsso_word_load(s + i);
 

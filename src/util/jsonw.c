@@ -190,6 +190,17 @@ static bool plain8(const unsigned char *p)
 	        TSSO_WORD_HIGHS) == 0;
 }
 
+#ifdef TSSO_VEC_LEN
+/* The same for 16 bytes (SSE2). */
+static bool plain16(const unsigned char *p)
+{
+	tsso_vec x = tsso_vec_load(p);
+
+	return !tsso_vec_any(tsso_vec_or(tsso_vec_below(x, 0x20),
+	                                 tsso_vec_or(tsso_vec_eq(x, '"'), tsso_vec_eq(x, '\\'))));
+}
+#endif
+
 /*
  * The quoted string, optionally preceded by ',' and followed by ':'. Two
  * passes: the first checks the UTF-8 and counts the output bytes, so that
@@ -206,6 +217,12 @@ static void put_string(struct tsso_jsonw *w, const char *s, size_t n, bool comma
 	for (i = 0; i < n;) {
 		unsigned char k;
 
+#ifdef TSSO_VEC_LEN
+		if (n - i >= TSSO_VEC_LEN && plain16(p + i)) {
+			i += TSSO_VEC_LEN;
+			continue;
+		}
+#endif
 		if (n - i >= 8 && plain8(p + i)) {
 			i += 8;
 			continue;

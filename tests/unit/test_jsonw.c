@@ -109,16 +109,17 @@ static void test_control_chars(void **state)
 	}
 }
 
-/* Every byte value at every position of a 17-byte string, so that both the
- * 8-bytes-at-a-time scan and the byte loop meet it: ASCII as jansson writes
+/* Every byte value at every position of a 31-byte string, so that the
+ * 16-bytes-at-a-time scan (SSE2), the 8-bytes-at-a-time one and the byte
+ * loop each meet it: ASCII as jansson writes
  * it, a lone byte >= 0x80 refused as not UTF-8. */
 static void test_every_byte_every_position(void **state)
 {
 	(void)state;
 
 	for (int c = 0; c < 256; c++) {
-		for (size_t pos = 0; pos < 17; pos++) {
-			char in[17], *got = NULL;
+		for (size_t pos = 0; pos < 31; pos++) {
+			char in[31], *got = NULL;
 			const char *reason;
 
 			memset(in, 'x', sizeof(in));
