@@ -1,6 +1,8 @@
 /* Sealed tokens: AES-256-GCM under a rotating keyring (see tsso/aead.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +25,20 @@
 /* The associated data is header || purpose; purposes are short labels. */
 #define AEAD_AAD_MAX 512
 
+/* Cipher contexts kept per key with the key already expanded (the AES
+ * schedule and GCM's table): a seal or an open only sets its IV. A call
+ * takes a free one, or makes a throw-away context when all are busy. */
+#define AEAD_CTX_SLOTS 8
+
+struct aead_ctx_slot {
+	atomic_bool busy;
+	EVP_CIPHER_CTX *ctx; /* NULL until first used; freed (and wiped) with the keyring */
+};
+
 struct aead_key {
 	unsigned char key[TSSO_AEAD_KEY_LEN];
 	unsigned char kid[AEAD_KID_LEN];
+	struct aead_ctx_slot slots[AEAD_CTX_SLOTS];
 };
 
 #if TSSO_AEAD_IV_LEN != 12
@@ -40,36 +53,78 @@ struct tsso_keyring {
 	EVP_CIPHER *gcm;
 };
 
+/* One GCM operation on ctx. With key, ctx is new and gets cipher and key;
+ * without, ctx already holds them (a kept context) and only the IV, GCM's
+ * default 96 bits, is set, which also restarts the GCM state. */
+static int gcm_op(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, int enc, const unsigned char *key,
+                  const unsigned char *iv, const void *aad, size_t aad_len, const unsigned char *in,
+                  size_t n, unsigned char *out, unsigned char *tag)
+{
+	int len;
+
+	if (n > INT32_MAX || aad_len > INT32_MAX)
+		return -1;
+	if (EVP_CipherInit_ex(ctx, key != NULL ? cipher : NULL, NULL, key, iv, enc) != 1)
+		return -1;
+	if (aad_len > 0 && EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1)
+		return -1;
+	if (n > 0 && EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1)
+		return -1;
+	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TSSO_AEAD_TAG_LEN, tag) != 1)
+		return -1;
+	/* For decryption this is where the tag is checked. */
+	if (EVP_CipherFinal_ex(ctx, out + n, &len) != 1)
+		return -1;
+	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TSSO_AEAD_TAG_LEN, tag) != 1)
+		return -1;
+	return 0;
+}
+
+/* gcm_op on a context of its own. */
 static int gcm_run(const EVP_CIPHER *cipher, int enc, const unsigned char *key,
                    const unsigned char *iv, const void *aad, size_t aad_len,
                    const unsigned char *in, size_t n, unsigned char *out, unsigned char *tag)
 {
-	EVP_CIPHER_CTX *ctx = NULL;
-	int len, rc = -1;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int rc =
+	    ctx != NULL ? gcm_op(ctx, cipher, enc, key, iv, aad, aad_len, in, n, out, tag) : -1;
 
-	if (n > INT32_MAX || aad_len > INT32_MAX)
-		return -1;
-	ctx = EVP_CIPHER_CTX_new();
-	if (ctx == NULL)
-		goto out;
-	/* One initialisation: the IV is GCM's default 96 bits. */
-	if (EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, enc) != 1)
-		goto out;
-	if (aad_len > 0 && EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1)
-		goto out;
-	if (n > 0 && EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1)
-		goto out;
-	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TSSO_AEAD_TAG_LEN, tag) != 1)
-		goto out;
-	/* For decryption this is where the tag is checked. */
-	if (EVP_CipherFinal_ex(ctx, out + n, &len) != 1)
-		goto out;
-	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TSSO_AEAD_TAG_LEN, tag) != 1)
-		goto out;
-	rc = 0;
-out:
 	EVP_CIPHER_CTX_free(ctx);
 	return rc;
+}
+
+/* gcm_run under keyring key k, on one of its kept contexts when one is free.
+ * A context whose operation failed (a forged tag, say) is kept too: the
+ * next one starts from its IV. One that could not take the key is freed. */
+static int gcm_keyed(const struct tsso_keyring *kr, struct aead_key *k, int enc,
+                     const unsigned char *iv, const void *aad, size_t aad_len,
+                     const unsigned char *in, size_t n, unsigned char *out, unsigned char *tag)
+{
+	const EVP_CIPHER *cipher = kr->gcm != NULL ? kr->gcm : EVP_aes_256_gcm();
+
+	for (size_t i = 0; i < AEAD_CTX_SLOTS; i++) {
+		struct aead_ctx_slot *s = &k->slots[i];
+		const unsigned char *key = NULL;
+		int rc;
+
+		if (atomic_load_explicit(&s->busy, memory_order_relaxed) ||
+		    atomic_exchange_explicit(&s->busy, true, memory_order_acquire))
+			continue;
+		if (s->ctx == NULL) {
+			s->ctx = EVP_CIPHER_CTX_new();
+			key = k->key;
+		}
+		rc = s->ctx != NULL
+		         ? gcm_op(s->ctx, cipher, enc, key, iv, aad, aad_len, in, n, out, tag)
+		         : -1;
+		if (rc < 0 && key != NULL) {
+			EVP_CIPHER_CTX_free(s->ctx);
+			s->ctx = NULL;
+		}
+		atomic_store_explicit(&s->busy, false, memory_order_release);
+		return rc;
+	}
+	return gcm_run(cipher, enc, k->key, iv, aad, aad_len, in, n, out, tag);
 }
 
 int tsso_aead_gcm_encrypt(const unsigned char key[32], const unsigned char iv[TSSO_AEAD_IV_LEN],
@@ -103,6 +158,8 @@ struct tsso_keyring *tsso_keyring_new(const unsigned char *keys, size_t n)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < AEAD_CTX_SLOTS; j++)
+			atomic_init(&kr->keys[i].slots[j].busy, false);
 		memcpy(kr->keys[i].key, keys + i * TSSO_AEAD_KEY_LEN, TSSO_AEAD_KEY_LEN);
 		/* The key id is a hash of the key, so it names the key without revealing it. */
 		if (tsso_sha256(kr->keys[i].key, TSSO_AEAD_KEY_LEN, digest) < 0) {
@@ -123,6 +180,10 @@ void tsso_keyring_free(struct tsso_keyring *kr)
 {
 	if (kr == NULL)
 		return;
+	/* EVP_CIPHER_CTX_free wipes the expanded key with the context. */
+	for (size_t i = 0; i < kr->n; i++)
+		for (size_t j = 0; j < AEAD_CTX_SLOTS; j++)
+			EVP_CIPHER_CTX_free(kr->keys[i].slots[j].ctx);
 	tsso_wipe(kr->keys, kr->n * sizeof(*kr->keys));
 	free(kr->keys);
 	EVP_CIPHER_free(kr->gcm);
@@ -308,10 +369,9 @@ int tsso_aead_seal(const struct tsso_keyring *kr, const char *aad, const void *p
 	}
 	/* A fresh random 96-bit IV per seal (NIST SP 800-38D §8.2.2). */
 	if (tsso_rand_bytes(raw + AEAD_HDR_LEN, TSSO_AEAD_IV_LEN) < 0 ||
-	    gcm_run(kr->gcm != NULL ? kr->gcm : EVP_aes_256_gcm(), 1, kr->keys[0].key,
-	            raw + AEAD_HDR_LEN, adata, alen, plain, n,
-	            raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN,
-	            raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n) < 0) {
+	    gcm_keyed(kr, &kr->keys[0], 1, raw + AEAD_HDR_LEN, adata, alen, plain, n,
+	              raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN,
+	              raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n) < 0) {
 		tsso_err_set(err, "aead.failed", "encryption failed");
 		goto out;
 	}
@@ -334,7 +394,7 @@ int tsso_aead_open(const struct tsso_keyring *kr, const char *aad, const char *t
 	unsigned char adata[AEAD_HDR_LEN + AEAD_AAD_MAX];
 	unsigned char *raw = NULL, *plain = NULL;
 	size_t raw_len = 0, tlen, n, alen;
-	const struct aead_key *key = NULL;
+	struct aead_key *key = NULL;
 	int rc = -1;
 
 	if (kr == NULL || token == NULL)
@@ -369,9 +429,9 @@ int tsso_aead_open(const struct tsso_keyring *kr, const char *aad, const char *t
 		goto out;
 	}
 	/* The tag sits in raw, which is ours to write (EVP wants it writable). */
-	if (gcm_run(kr->gcm != NULL ? kr->gcm : EVP_aes_256_gcm(), 0, key->key, raw + AEAD_HDR_LEN,
-	            adata, alen, raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN, n, plain,
-	            raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n) < 0) {
+	if (gcm_keyed(kr, key, 0, raw + AEAD_HDR_LEN, adata, alen,
+	              raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN, n, plain,
+	              raw + AEAD_HDR_LEN + TSSO_AEAD_IV_LEN + n) < 0) {
 		tsso_err_set(err, "aead.forged", "authentication failed");
 		goto out;
 	}

@@ -1,5 +1,6 @@
 /* Unit tests for src/util/aead.c: GCM known answers, sealed-token round
  * trips, every refusal, keyring rotation and the keyring file parser. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,6 +226,104 @@ static void test_refusals(void **state)
 	tsso_keyring_free(kr);
 }
 
+/* Each key keeps cipher contexts with the key already set, and a seal or
+ * an open only sets its IV: whatever ran on a context before (a seal, an
+ * open, a forged tag, other associated data, another key's token) must not
+ * change the next result. */
+static void test_kept_contexts(void **state)
+{
+	struct tsso_keyring *kr = ring_of(1, 2), *twin = ring_of(1, 1), *second = ring_of(2, 1);
+	struct tsso_err err = {0};
+	char *t1 = NULL, *t2 = NULL, *t3 = NULL, *bad;
+	unsigned char *p = NULL;
+	size_t n = 0;
+	(void)state;
+
+	assert_int_equal(tsso_aead_seal(second, "s", "by key two", 10, &t3, &err), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(tsso_aead_seal(kr, "session:acme", "first", 5, &t1, &err), 0);
+		assert_int_equal(tsso_aead_open(kr, "session:acme", t1, &p, &n, &err), 0);
+		assert_string_equal((char *)p, "first");
+		free(p);
+		bad = flip(t1, strlen("first") + 17 + 3); /* in the tag */
+		expect_refused(kr, "session:acme", bad, "aead.forged");
+		free(bad);
+		expect_refused(kr, "session:acmf", t1, "aead.forged");
+		/* The same key in another keyring, and the second key of this one. */
+		assert_int_equal(tsso_aead_open(twin, "session:acme", t1, &p, &n, &err), 0);
+		assert_string_equal((char *)p, "first");
+		free(p);
+		assert_int_equal(tsso_aead_open(kr, "s", t3, &p, &n, &err), 0);
+		assert_string_equal((char *)p, "by key two");
+		free(p);
+		assert_int_equal(tsso_aead_seal(twin, "x", "second", 6, &t2, &err), 0);
+		assert_int_equal(tsso_aead_open(kr, "x", t2, &p, &n, &err), 0);
+		assert_string_equal((char *)p, "second");
+		free(p);
+		assert_int_equal(tsso_aead_open(kr, "session:acme", t1, &p, &n, &err), 0);
+		assert_string_equal((char *)p, "first");
+		free(p);
+		free(t1);
+		free(t2);
+	}
+	free(t3);
+	tsso_keyring_free(kr);
+	tsso_keyring_free(twin);
+	tsso_keyring_free(second);
+}
+
+/* More threads than a key keeps contexts: some work on throw-away ones,
+ * all get the right answers. */
+#define RACE_THREADS 16
+#define RACE_ROUNDS  300
+
+struct race {
+	const struct tsso_keyring *kr;
+	int id;
+	int failures;
+};
+
+static void *race_main(void *arg)
+{
+	struct race *r = arg;
+	char msg[32], aad[16];
+
+	snprintf(aad, sizeof(aad), "t%d", r->id);
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		struct tsso_err err = {0};
+		char *t = NULL;
+		unsigned char *p = NULL;
+		size_t n = 0;
+		int len = snprintf(msg, sizeof(msg), "thread %d round %d", r->id, i);
+
+		if (tsso_aead_seal(r->kr, aad, msg, (size_t)len, &t, &err) < 0 ||
+		    tsso_aead_open(r->kr, aad, t, &p, &n, &err) < 0 || n != (size_t)len ||
+		    memcmp(p, msg, n) != 0 || tsso_aead_open(r->kr, "other", t, &p, &n, &err) == 0)
+			r->failures++;
+		free(p);
+		free(t);
+	}
+	return NULL;
+}
+
+static void test_kept_contexts_threads(void **state)
+{
+	struct tsso_keyring *kr = ring_of(7, 1);
+	pthread_t th[RACE_THREADS];
+	struct race r[RACE_THREADS];
+	(void)state;
+
+	for (int i = 0; i < RACE_THREADS; i++) {
+		r[i] = (struct race){.kr = kr, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, race_main, &r[i]), 0);
+	}
+	for (int i = 0; i < RACE_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(r[i].failures, 0);
+	}
+	tsso_keyring_free(kr);
+}
+
 static void test_rotation(void **state)
 {
 	struct tsso_keyring *old = ring_of(1, 1), *both = NULL, *newonly = ring_of(2, 1);
@@ -378,6 +477,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_gcm_vectors),      cmocka_unit_test(test_interop_token),
 	    cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_kept_contexts),    cmocka_unit_test(test_kept_contexts_threads),
 	    cmocka_unit_test(test_rotation),         cmocka_unit_test(test_keyring_file),
 	    cmocka_unit_test(test_keyring_refusals), cmocka_unit_test(test_keyring_limits),
 	};
