@@ -2,11 +2,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +38,8 @@
 #define FETCH_CA_CACHE_S       86400L
 #define FETCH_SYSTEM_CAPATH    "/etc/ssl/certs"
 #define FETCH_LOOP_MAXCONNECTS 256
+/* Idle sockets an event loop keeps registered (see park). */
+#define FETCH_LOOP_PARKED 64
 
 struct tsso_fetcher {
 	CURLSH *share;
@@ -345,6 +349,28 @@ static void lower_media_type(const char *ct, char **ret)
 	*ret = s;
 }
 
+/*
+ * A count of closes per socket number (modulo FD_GEN_SLOTS), bumped before
+ * libcurl closes one of its sockets. An event loop that keeps a socket in its
+ * epoll set after libcurl let go of it (see park below) knows by this count
+ * whether the number still names that socket. Numbers that share a slot only
+ * make a socket look closed when it is not, which costs a system call.
+ */
+#define FD_GEN_SLOTS 1024
+static atomic_uint fd_gen[FD_GEN_SLOTS];
+
+static unsigned fd_gen_now(curl_socket_t fd)
+{
+	return atomic_load(&fd_gen[(unsigned)fd % FD_GEN_SLOTS]);
+}
+
+int tsso_fetch_close_socket(void *user, curl_socket_t fd)
+{
+	(void)user;
+	atomic_fetch_add(&fd_gen[(unsigned)fd % FD_GEN_SLOTS], 1);
+	return close(fd);
+}
+
 /* Every option is set before each transfer, so a pooled handle carries
  * nothing from its previous call but its caches. */
 static int setup_handle(struct tsso_fetcher *f, CURL *h, const struct tsso_fetch_req *req,
@@ -388,6 +414,7 @@ static int setup_handle(struct tsso_fetcher *f, CURL *h, const struct tsso_fetch
 	SET(CURLOPT_MAXCONNECTS, (long)f->max);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_FAILONERROR, 0L);
+	SET(CURLOPT_CLOSESOCKETFUNCTION, tsso_fetch_close_socket);
 	if (post) {
 		SET(CURLOPT_POST, 1L);
 		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
@@ -669,6 +696,17 @@ struct tsso_fetch_loop {
 	bool kick;
 	int wake_fd;
 	struct tsso_fetch_loop *next_loop; /* in `loops` */
+
+	/* Sockets libcurl let go of that stay in epfd, newest last. A pooled
+	 * connection's socket is let go at the end of every call and taken
+	 * again by the next: keeping it registered spares the EPOLL_CTL_DEL
+	 * and EPOLL_CTL_ADD of each call. */
+	struct parked_fd {
+		curl_socket_t fd;
+		unsigned gen;    /* fd_gen_now when parked */
+		uint32_t events; /* as registered */
+	} parked[FETCH_LOOP_PARKED];
+	size_t n_parked;
 };
 
 /* Every loop, for wake_loops. */
@@ -689,28 +727,85 @@ static void wake_loops(void)
 	pthread_mutex_unlock(&loops_mu);
 }
 
-static int loop_socket(CURL *h, curl_socket_t fd, int what, void *user, void *socketp)
+static ssize_t parked_find(const struct tsso_fetch_loop *l, curl_socket_t fd)
+{
+	for (size_t i = l->n_parked; i-- > 0;)
+		if (l->parked[i].fd == fd)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Takes entry i out of the parked list; returns it. */
+static struct parked_fd unpark(struct tsso_fetch_loop *l, size_t i)
+{
+	struct parked_fd p = l->parked[i];
+
+	memmove(&l->parked[i], &l->parked[i + 1], (l->n_parked - i - 1) * sizeof(l->parked[0]));
+	l->n_parked--;
+	return p;
+}
+
+/* Takes a parked socket out of epfd, unless it was closed since: then the
+ * kernel took it out, and its number may now name another socket. */
+static void unpark_del(struct tsso_fetch_loop *l, size_t i)
+{
+	struct parked_fd p = unpark(l, i);
+
+	if (p.gen == fd_gen_now(p.fd))
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, p.fd, NULL);
+}
+
+/* libcurl let go of fd, registered for events: keep it in epfd. Its events
+ * while parked are not libcurl's concern; the first one takes it out
+ * (tsso_fetch_loop_run), as does a full list, oldest first. */
+static void park(struct tsso_fetch_loop *l, curl_socket_t fd, uint32_t events)
+{
+	if (l->n_parked == FETCH_LOOP_PARKED)
+		unpark_del(l, 0);
+	l->parked[l->n_parked++] = (struct parked_fd){fd, fd_gen_now(fd), events};
+}
+
+/* socketp is TSSO_FETCH_SOCKETP(the events fd is registered for), so that
+ * a REMOVE can park it with them. */
+#define EVENTS_OF(socketp) ((uint32_t)((uintptr_t)(socketp)&0xffu))
+
+int tsso_fetch_loop_socket(CURL *h, curl_socket_t fd, int what, void *user, void *socketp)
 {
 	struct tsso_fetch_loop *l = user;
 	struct epoll_event ev = {.data.fd = fd};
+	ssize_t i;
 
 	(void)h;
 	if (what == CURL_POLL_REMOVE) {
-		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (socketp != NULL)
+			park(l, fd, EVENTS_OF(socketp));
+		else
+			(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 		(void)curl_multi_assign(l->m, fd, NULL);
 		return 0;
 	}
 	ev.events =
 	    ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+	if (socketp == NULL && (i = parked_find(l, fd)) >= 0) {
+		struct parked_fd p = unpark(l, (size_t)i);
+
+		/* Still the socket that was parked: registered already, with the
+		 * same events or changed by one EPOLL_CTL_MOD. */
+		if (p.gen == fd_gen_now(fd) &&
+		    (p.events == ev.events || epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)) {
+			(void)curl_multi_assign(l->m, fd, TSSO_FETCH_SOCKETP(ev.events));
+			return 0;
+		}
+	}
 	if (socketp == NULL) {
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 &&
 		    (errno != EEXIST || epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) != 0))
 			return -1;
-		(void)curl_multi_assign(l->m, fd, l);
 	} else if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 &&
 	           (errno != ENOENT || epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)) {
 		return -1;
 	}
+	(void)curl_multi_assign(l->m, fd, TSSO_FETCH_SOCKETP(ev.events));
 	return 0;
 }
 
@@ -746,7 +841,7 @@ struct tsso_fetch_loop *tsso_fetch_loop_new(struct tsso_err *err)
 		}
 	}
 	if (l->epfd < 0 || l->wake_fd < 0 || l->m == NULL ||
-	    curl_multi_setopt(l->m, CURLMOPT_SOCKETFUNCTION, loop_socket) != CURLM_OK ||
+	    curl_multi_setopt(l->m, CURLMOPT_SOCKETFUNCTION, tsso_fetch_loop_socket) != CURLM_OK ||
 	    curl_multi_setopt(l->m, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
 	    curl_multi_setopt(l->m, CURLMOPT_TIMERFUNCTION, loop_timer) != CURLM_OK ||
 	    curl_multi_setopt(l->m, CURLMOPT_TIMERDATA, l) != CURLM_OK ||
@@ -900,6 +995,14 @@ unsigned tsso_fetch_loop_run(struct tsso_fetch_loop *l, void (*done)(void *user)
 			if (read(l->wake_fd, &v, sizeof(v)) < 0) {
 				/* EAGAIN: already read; the queue is tried below anyway. */
 			}
+			continue;
+		}
+		ssize_t pi = parked_find(l, ev[i].data.fd);
+
+		if (pi >= 0) {
+			/* Idle, and libcurl is not waiting on it (a peer closing a
+			 * pooled connection, or another loop's call on it). */
+			unpark_del(l, (size_t)pi);
 			continue;
 		}
 		int mask = ((ev[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |

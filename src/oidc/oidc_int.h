@@ -6,7 +6,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "tsso/buf.h"
@@ -258,5 +260,14 @@ int oidc_userinfo_get(struct tsso_idp *idp, const struct oidc_meta *meta, const 
 int oidc_logout_check_claims(const json_t *header, const json_t *claims, const char *issuer,
                              const char *client_id, long leeway, long long now,
                              struct tsso_logout_claims *ret, struct tsso_err *err) TSSO_WUR;
+
+/* --- the event loop's libcurl callbacks (fetch.c), open to the unit tests --- */
+
+/* The socket callback of each loop's multi handle: socketp is
+ * TSSO_FETCH_SOCKETP(the epoll events fd is registered for), never NULL. */
+#define TSSO_FETCH_SOCKETP(events) ((void *)(uintptr_t)(0x100u | (events)))
+int tsso_fetch_loop_socket(CURL *h, curl_socket_t fd, int what, void *user, void *socketp);
+/* The close-socket callback of every easy handle. */
+int tsso_fetch_close_socket(void *user, curl_socket_t fd);
 
 #endif

@@ -9,10 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "src/oidc/oidc_int.h"
 #include "tsso/err.h"
 #include "tsso/fetch.h"
 
@@ -460,6 +464,123 @@ static void test_fetch_loop(void **state)
 	tsso_fetcher_free(f);
 }
 
+/* True when the loop's descriptor has an event waiting, within ms. */
+static bool loop_readable(struct tsso_fetch_loop *l, int ms)
+{
+	struct pollfd p = {.fd = tsso_fetch_loop_fd(l), .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* A pooled connection's socket stays in the loop's epoll set between calls
+ * (no EPOLL_CTL_DEL and ADD per call). Two ways that can go wrong are
+ * checked: a peer that closes the idle connection must not leave the loop
+ * woken for ever, and a socket number that libcurl closed and reused for a
+ * new connection must be registered again, or its call never hears back. */
+static void test_fetch_loop_parked(void **state)
+{
+	struct tsso_fetcher *f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 0);
+	char ok_url[256], hangup_url[256];
+	struct tsso_fetch_req get_ok = {.method = "GET", .url = ok_url};
+	struct tsso_fetch_req get_hangup = {.method = "GET", .url = hangup_url};
+	struct tsso_fetch_resp r = {0};
+	struct tsso_err err = {0};
+	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
+
+	(void)state;
+	assert_non_null(l);
+	snprintf(ok_url, sizeof(ok_url), "%s", url_of(true, "/ok"));
+	snprintf(hangup_url, sizeof(hangup_url), "%s", url_of(true, "/hangup"));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(loop_call(l, f, &get_ok, &r, &err), 0);
+		assert_int_equal(r.status, 200);
+		tsso_fetch_resp_free(&r);
+	}
+	assert_int_equal(tsso_fetcher_connects(f), 1);
+	assert_false(loop_readable(l, 0));
+	/* The peer closes the parked connection: one wake-up, then quiet. */
+	assert_int_equal(loop_call(l, f, &get_hangup, &r, &err), 0);
+	tsso_fetch_resp_free(&r);
+	assert_true(loop_readable(l, 5000));
+	assert_int_equal(tsso_fetch_loop_run(l, count_done), 0);
+	assert_false(loop_readable(l, 100));
+	assert_int_equal(loop_call(l, f, &get_ok, &r, &err), 0);
+	assert_int_equal(r.status, 200);
+	tsso_fetch_resp_free(&r);
+	assert_int_equal(tsso_fetcher_connects(f), 2);
+	/* Its fetcher gone, the parked socket is closed; the next connection
+	 * takes the lowest free number, the same one. */
+	tsso_fetcher_free(f);
+	f = fetcher(TSSO_TEST_DATA "/oidc/ca.pem", false, 2000);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(loop_call(l, f, &get_ok, &r, &err), 0);
+		assert_int_equal(r.status, 200);
+		tsso_fetch_resp_free(&r);
+	}
+	tsso_fetch_loop_free(l);
+	tsso_fetcher_free(f);
+}
+
+/* One byte from peer makes the loop's descriptor readable within 1 s, and
+ * reading it makes it quiet again. */
+static bool heard(struct tsso_fetch_loop *l, int fd, int peer)
+{
+	char c;
+	bool r;
+
+	assert_int_equal(write(peer, "x", 1), 1);
+	r = loop_readable(l, 1000);
+	assert_int_equal(read(fd, &c, 1), 1);
+	return r;
+}
+
+/* The parking of libcurl's sockets, through the loop's callbacks on a
+ * socket pair: a socket let go and taken again stays registered; one that
+ * libcurl closed is not trusted, and a new socket with the same number is
+ * registered anew. */
+static void test_fetch_loop_parked_numbers(void **state)
+{
+	struct tsso_err err = {0};
+	struct tsso_fetch_loop *l = tsso_fetch_loop_new(&err);
+	int sv[2], again[2];
+
+	(void)state;
+	assert_non_null(l);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tsso_fetch_loop_socket(NULL, sv[0], CURL_POLL_IN, l, NULL), 0);
+	assert_true(heard(l, sv[0], sv[1]));
+	assert_false(loop_readable(l, 0));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(tsso_fetch_loop_socket(NULL, sv[0], CURL_POLL_REMOVE, l,
+		                                        TSSO_FETCH_SOCKETP(EPOLLIN)),
+		                 0);
+		assert_int_equal(tsso_fetch_loop_socket(NULL, sv[0], CURL_POLL_IN, l, NULL), 0);
+		assert_true(heard(l, sv[0], sv[1]));
+	}
+	/* Taken again for other events: now writable is heard at once. */
+	assert_int_equal(
+	    tsso_fetch_loop_socket(NULL, sv[0], CURL_POLL_REMOVE, l, TSSO_FETCH_SOCKETP(EPOLLIN)),
+	    0);
+	assert_int_equal(tsso_fetch_loop_socket(NULL, sv[0], CURL_POLL_OUT, l, NULL), 0);
+	assert_true(loop_readable(l, 1000));
+	assert_int_equal(
+	    tsso_fetch_loop_socket(NULL, sv[0], CURL_POLL_IN, l, TSSO_FETCH_SOCKETP(EPOLLOUT)), 0);
+	assert_false(loop_readable(l, 0));
+	/* Parked, closed by libcurl, and the number given to a new socket. */
+	assert_int_equal(
+	    tsso_fetch_loop_socket(NULL, sv[0], CURL_POLL_REMOVE, l, TSSO_FETCH_SOCKETP(EPOLLIN)),
+	    0);
+	assert_int_equal(tsso_fetch_close_socket(NULL, sv[0]), 0);
+	close(sv[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, again), 0);
+	assert_int_equal(again[0], sv[0]);
+	assert_int_equal(tsso_fetch_loop_socket(NULL, again[0], CURL_POLL_IN, l, NULL), 0);
+	assert_true(heard(l, again[0], again[1]));
+	close(again[0]);
+	close(again[1]);
+	tsso_fetch_loop_free(l);
+}
+
 /* A fetcher of one slot, a loop, and a GET of /ok: the queueing tests. */
 struct one_slot {
 	struct tsso_fetcher *f;
@@ -735,6 +856,8 @@ int main(void)
 	    cmocka_unit_test(test_fetch_busy),
 	    cmocka_unit_test(test_fetch_forbidden),
 	    cmocka_unit_test(test_fetch_loop),
+	    cmocka_unit_test(test_fetch_loop_parked),
+	    cmocka_unit_test(test_fetch_loop_parked_numbers),
 	    cmocka_unit_test(test_fetch_op_queued),
 	    cmocka_unit_test(test_fetch_op_queue_expires),
 	    cmocka_unit_test(test_fetch_op_queue_woken),

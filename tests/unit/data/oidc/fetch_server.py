@@ -67,6 +67,11 @@ class Handler(BaseHTTPRequestHandler):
         elif u.path == "/slow":
             time.sleep(3)
             self.send(200, b"late", "text/plain")
+        elif u.path == "/hangup":
+            # Answered as keep-alive, then closed: a peer dropping an idle
+            # pooled connection.
+            self.send(200, b'{"ok":true}')
+            self.close_connection = True
         elif u.path == "/retry":
             self.send(503, b"down", "text/plain", {"Retry-After": "7"})
         elif u.path.startswith("/idp/"):
