@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "tsso/common.h"
 
 /* Fill buf from OpenSSL's CSPRNG; -1 if it fails (never silently weak). */
@@ -27,6 +29,9 @@ bool tsso_ct_eq(const void *a, size_t alen, const void *b, size_t blen);
 bool tsso_ct_streq(const char *a, const char *b);
 /* SHA-256 of data into out; -1 if OpenSSL fails. */
 int tsso_sha256(const void *data, size_t n, unsigned char out[32]) TSSO_WUR;
+/* SHA-256, -384 or -512 by digest length (32, 48, 64), fetched once and
+ * shared (never free it); NULL for another length. */
+const EVP_MD *tsso_sha_md(size_t len);
 /* SipHash-2-4 of data under a 128-bit key: the index of in-memory tables
  * whose keys others choose (siphash.c). */
 uint64_t tsso_siphash(const uint64_t key[2], const void *data, size_t n);

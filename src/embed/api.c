@@ -88,7 +88,7 @@ void tsso_embed_token_fingerprint(const char *token, char out[48])
 	unsigned int len = 0;
 
 	out[0] = '\0';
-	if (EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL) != 1 || len < 12)
+	if (EVP_Digest(token, strlen(token), md, &len, tsso_sha_md(32), NULL) != 1 || len < 12)
 		return;
 	memcpy(out, "sha256:", 7);
 	tsso_b64url_encode_to(out + 7, md, 12);

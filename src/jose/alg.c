@@ -6,6 +6,7 @@
 
 #include "jose_int.h"
 #include "tsso/b64.h"
+#include "tsso/crypto.h"
 #include "tsso/jose.h"
 
 /* "none" is deliberately absent: RFC 7518 §3.6 unsecured JWS is never accepted. */
@@ -37,15 +38,9 @@ const struct jose_alg *tsso_jose_alg_find(const char *name)
 
 const EVP_MD *tsso_jose_alg_md(const struct jose_alg *a)
 {
-	/* The legacy getters return static, thread-safe objects: no fetch to free
-	 * and no per-call allocation on the verify path. */
-	if (a->md == NULL)
-		return NULL;
-	if (a->hash_len == 32)
-		return EVP_sha256();
-	if (a->hash_len == 48)
-		return EVP_sha384();
-	return EVP_sha512();
+	/* Fetched once and shared read-only (tsso_sha_md): no fetch by name,
+	 * nothing to free, on the verify and sign paths. */
+	return a->md != NULL ? tsso_sha_md(a->hash_len) : NULL;
 }
 
 bool tsso_jose_alg_supported(const char *alg)
@@ -64,7 +59,7 @@ char *tsso_jose_half_hash(const char *alg, const char *token)
 		return NULL;
 	/* OIDC Core §3.1.3.6: the hash of the JWS alg; EdDSA (Ed25519) has no
 	 * separate hash, and the OpenID Foundation convention is SHA-512. */
-	type = a->kind == JOSE_SIG_EDDSA ? EVP_sha512() : tsso_jose_alg_md(a);
+	type = a->kind == JOSE_SIG_EDDSA ? tsso_sha_md(64) : tsso_jose_alg_md(a);
 	if (EVP_Digest(token, strlen(token), md, &mdlen, type, NULL) != 1)
 		return NULL;
 	return tsso_b64url_encode(md, mdlen / 2);

@@ -41,7 +41,7 @@ struct jose_alg {
 
 /* The table entry for a JWS alg name (exact, case-sensitive), or NULL. */
 const struct jose_alg *tsso_jose_alg_find(const char *name);
-/* The EVP_MD for an alg (implicitly fetched, never freed); NULL for EdDSA. */
+/* The EVP_MD for an alg (fetched once, shared, never freed); NULL for EdDSA. */
 const EVP_MD *tsso_jose_alg_md(const struct jose_alg *a);
 
 /* HMAC of data with the alg's hash into out (EVP_MAX_MD_SIZE bytes). */
@@ -68,6 +68,24 @@ int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_
 int tsso_jose_sig_verify_with(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,
                               const void *input, size_t len, const unsigned char *sig,
                               size_t sig_len) TSSO_WUR;
+/*
+ * A context for pkey set up once for alg a (RS*, PS*, ES*): EVP_PKEY_sign_init
+ * or EVP_PKEY_verify_init, the padding and the hash. Each signature or
+ * verification then hashes the input and works on a copy of it:
+ * EVP_DigestSignInit and EVP_DigestVerifyInit look the signature algorithm
+ * and the hash up by name on every call (about 13 k instructions each,
+ * docs/performance.md). NULL for EdDSA (no prehashed form), HMAC, or when
+ * OpenSSL refuses; callers then use the _with functions.
+ */
+EVP_PKEY_CTX *tsso_jose_sig_ready(const struct jose_alg *a, EVP_PKEY *pkey, bool sign);
+/* tsso_jose_sig_verify_with and tsso_jose_sig_create_to, from a copy of
+ * ready, which tsso_jose_sig_ready made for this a and this key. */
+int tsso_jose_sig_verify_ready(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *ready,
+                               const void *input, size_t len, const unsigned char *sig,
+                               size_t sig_len) TSSO_WUR;
+int tsso_jose_sig_create_ready(const struct jose_alg *a, const EVP_PKEY_CTX *ready,
+                               const void *input, size_t len, unsigned char *sig, size_t cap,
+                               size_t *ret_len) TSSO_WUR;
 /* The DER ECDSA-Sig-Value OpenSSL verifies, of a JWS R||S signature (RFC
  * 7518 §3.4), each half coord_len bytes; into out, its length returned, or
  * 0 when coord_len is 0 or above JOSE_ECDSA_COORD_MAX. */
@@ -89,6 +107,10 @@ struct jose_key {
 	/* Made once from pkey, copied per verification, never used directly
 	 * (so that threads only read it); NULL when it could not be made. */
 	EVP_PKEY_CTX *key_ctx;
+	/* The same, set up to verify ready_alg (tsso_jose_sig_ready): the JWK's
+	 * alg, else RS256 for RSA and ES* by curve; NULL for EdDSA. */
+	EVP_PKEY_CTX *ready;
+	const struct jose_alg *ready_alg;
 };
 
 struct tsso_jwks {

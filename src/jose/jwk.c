@@ -10,6 +10,7 @@
 #include "jose_int.h"
 #include "tsso/b64.h"
 #include "tsso/buf.h"
+#include "tsso/crypto.h"
 #include "tsso/limits.h"
 
 struct jose_curve {
@@ -370,7 +371,7 @@ char *tsso_jose_pkey_thumbprint(const EVP_PKEY *pkey)
 		if (tp_member(&b, jwk, members[i], i == 0) < 0)
 			goto out;
 	if (tsso_buf_adds(&b, "}") < 0 ||
-	    EVP_Digest(b.ptr, b.len, md, &mdlen, EVP_sha256(), NULL) != 1)
+	    EVP_Digest(b.ptr, b.len, md, &mdlen, tsso_sha_md(32), NULL) != 1)
 		goto out;
 	out = tsso_b64url_encode(md, mdlen);
 out:

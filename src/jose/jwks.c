@@ -16,6 +16,7 @@ void tsso_jwks_free(struct tsso_jwks *jwks)
 	for (size_t i = 0; i < jwks->n; i++) {
 		free(jwks->keys[i].kid);
 		EVP_PKEY_CTX_free(jwks->keys[i].key_ctx);
+		EVP_PKEY_CTX_free(jwks->keys[i].ready);
 		EVP_PKEY_free(jwks->keys[i].pkey);
 	}
 	free(jwks->keys);
@@ -57,6 +58,20 @@ static int key_skip(struct tsso_err *err, const char *why)
 {
 	tsso_err_set(err, "jwks.malformed", "%s", why);
 	return 0;
+}
+
+/* The alg a key without "alg" is most likely used with: RS256, the
+ * default of OpenID Connect, for RSA; the one ES* alg of an EC curve. */
+static const struct jose_alg *ready_alg_for(enum jose_kty kty, const char *crv)
+{
+	if (kty == JOSE_KTY_RSA)
+		return tsso_jose_alg_find("RS256");
+	if (kty != JOSE_KTY_EC || crv == NULL)
+		return NULL;
+	return tsso_jose_alg_find(strcmp(crv, "P-256") == 0   ? "ES256"
+	                          : strcmp(crv, "P-384") == 0 ? "ES384"
+	                          : strcmp(crv, "P-521") == 0 ? "ES512"
+	                                                      : "");
 }
 
 /* Decide whether one JWK is a usable signature key and, if so, fill *k.
@@ -108,8 +123,10 @@ static int key_parse(json_t *jwk, struct jose_key *k, struct tsso_err *err)
 	k->kty = kty;
 	k->crv = crv;
 	k->pkey = pkey;
-	/* Optional: without it each verification makes its own (slower). */
+	/* Optional: without them each verification makes its own (slower). */
 	k->key_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	k->ready_alg = a != NULL ? a : ready_alg_for(kty, crv);
+	k->ready = k->ready_alg != NULL ? tsso_jose_sig_ready(k->ready_alg, pkey, false) : NULL;
 	return 1;
 }
 

@@ -92,6 +92,80 @@ int tsso_jose_sig_verify(const struct jose_alg *a, EVP_PKEY *pkey, const void *i
 	return tsso_jose_sig_verify_with(a, pkey, NULL, input, len, sig, sig_len);
 }
 
+/* The signature as OpenSSL verifies it, from its JWS form: exact lengths
+ * only (§3.4: DER or truncated R||S are refused), ECDSA turned into DER in
+ * der. -1 when the length is wrong. */
+static int sig_shape(const struct jose_alg *a, EVP_PKEY *pkey, const unsigned char **sig,
+                     size_t *sig_len, unsigned char der[JOSE_ECDSA_DER_MAX])
+{
+	switch (a->kind) {
+	case JOSE_SIG_ECDSA:
+		if (*sig_len != 2 * a->coord_len)
+			return -1;
+		*sig_len = tsso_jose_ecdsa_der(*sig, a->coord_len, der);
+		if (*sig_len == 0)
+			return -1;
+		*sig = der;
+		return 0;
+	case JOSE_SIG_RSA_PKCS1:
+	case JOSE_SIG_RSA_PSS:
+		return *sig_len == (size_t)EVP_PKEY_get_size(pkey) ? 0 : -1;
+	case JOSE_SIG_EDDSA:
+		return *sig_len == 64 ? 0 : -1;
+	default:
+		return -1;
+	}
+}
+
+EVP_PKEY_CTX *tsso_jose_sig_ready(const struct jose_alg *a, EVP_PKEY *pkey, bool sign)
+{
+	const EVP_MD *md = tsso_jose_alg_md(a);
+	EVP_PKEY_CTX *c;
+
+	if (md == NULL || pkey == NULL ||
+	    (a->kind != JOSE_SIG_RSA_PKCS1 && a->kind != JOSE_SIG_RSA_PSS &&
+	     a->kind != JOSE_SIG_ECDSA))
+		return NULL;
+	c = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (c == NULL || (sign ? EVP_PKEY_sign_init(c) : EVP_PKEY_verify_init(c)) != 1 ||
+	    (a->kind == JOSE_SIG_RSA_PKCS1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1) ||
+	    (a->kind == JOSE_SIG_RSA_PSS && pss_params(c) < 0) ||
+	    EVP_PKEY_CTX_set_signature_md(c, md) != 1) {
+		EVP_PKEY_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* The hash of input for a, into h (EVP_MAX_MD_SIZE bytes); its length, or 0. */
+static size_t sig_hash(const struct jose_alg *a, const void *input, size_t len, unsigned char *h)
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(input, len, h, &n, tsso_jose_alg_md(a), NULL) != 1 || n != a->hash_len)
+		return 0;
+	return n;
+}
+
+int tsso_jose_sig_verify_ready(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *ready,
+                               const void *input, size_t len, const unsigned char *sig,
+                               size_t sig_len)
+{
+	unsigned char der[JOSE_ECDSA_DER_MAX], h[EVP_MAX_MD_SIZE];
+	EVP_PKEY_CTX *own;
+	size_t hn;
+	int rc = -1;
+
+	if (sig_shape(a, pkey, &sig, &sig_len, der) < 0 || (hn = sig_hash(a, input, len, h)) == 0 ||
+	    (own = EVP_PKEY_CTX_dup(ready)) == NULL)
+		return -1;
+	if (EVP_PKEY_verify(own, sig, sig_len, h, hn) == 1)
+		rc = 0;
+	EVP_PKEY_CTX_free(own);
+	return rc;
+}
+
 int tsso_jose_sig_verify_with(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,
                               const void *input, size_t len, const unsigned char *sig,
                               size_t sig_len)
@@ -102,28 +176,8 @@ int tsso_jose_sig_verify_with(const struct jose_alg *a, EVP_PKEY *pkey, const EV
 	unsigned char der[JOSE_ECDSA_DER_MAX];
 	int rc = -1;
 
-	switch (a->kind) {
-	case JOSE_SIG_ECDSA:
-		/* Exact length: DER or truncated encodings are refused (§3.4). */
-		if (sig_len != 2 * a->coord_len)
-			return -1;
-		sig_len = tsso_jose_ecdsa_der(sig, a->coord_len, der);
-		if (sig_len == 0)
-			return -1;
-		sig = der;
-		break;
-	case JOSE_SIG_RSA_PKCS1:
-	case JOSE_SIG_RSA_PSS:
-		if (sig_len != (size_t)EVP_PKEY_get_size(pkey))
-			return -1;
-		break;
-	case JOSE_SIG_EDDSA:
-		if (sig_len != 64)
-			return -1;
-		break;
-	default:
+	if (sig_shape(a, pkey, &sig, &sig_len, der) < 0)
 		return -1;
-	}
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL)
 		goto out;
@@ -203,6 +257,34 @@ int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t 
 	    der_int_to_raw(&p, end, coord_len, out + coord_len) < 0 || p != end)
 		return -1;
 	return 0;
+}
+
+int tsso_jose_sig_create_ready(const struct jose_alg *a, const EVP_PKEY_CTX *ready,
+                               const void *input, size_t len, unsigned char *sig, size_t cap,
+                               size_t *ret_len)
+{
+	/* ECDSA: DER first (at most 2 * (66 + 3) + 3 bytes for P-521). */
+	unsigned char der[160], h[EVP_MAX_MD_SIZE];
+	size_t out_len = a->kind == JOSE_SIG_ECDSA ? sizeof(der) : cap, hn;
+	EVP_PKEY_CTX *own;
+	int rc = -1;
+
+	if ((a->kind == JOSE_SIG_ECDSA && cap < 2 * a->coord_len) ||
+	    (hn = sig_hash(a, input, len, h)) == 0 || (own = EVP_PKEY_CTX_dup(ready)) == NULL)
+		return -1;
+	/* OpenSSL refuses (rather than overruns) a buffer that is too small. */
+	if (EVP_PKEY_sign(own, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, h, hn) != 1)
+		goto out;
+	if (a->kind == JOSE_SIG_ECDSA) {
+		if (tsso_jose_ecdsa_der_to_raw(der, out_len, a->coord_len, sig) < 0)
+			goto out;
+		out_len = 2 * a->coord_len;
+	}
+	*ret_len = out_len;
+	rc = 0;
+out:
+	EVP_PKEY_CTX_free(own);
+	return rc;
 }
 
 int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_PKEY_CTX *key_ctx,

@@ -16,6 +16,7 @@ struct tsso_signer {
 	const struct jose_alg *alg;
 	EVP_PKEY *pkey;        /* asymmetric algs */
 	EVP_PKEY_CTX *key_ctx; /* made once for pkey, copied per signature (may be NULL) */
+	EVP_PKEY_CTX *ready;   /* set up for alg (tsso_jose_sig_ready), copied; may be NULL */
 	unsigned char *hkey;   /* HS*: a copy of the secret, wiped on free */
 	size_t hkey_len;
 	char *kid; /* NULL for HMAC signers */
@@ -30,6 +31,7 @@ void tsso_signer_free(struct tsso_signer *s)
 		free(s->hkey);
 	}
 	EVP_PKEY_CTX_free(s->key_ctx);
+	EVP_PKEY_CTX_free(s->ready);
 	EVP_PKEY_free(s->pkey);
 	free(s->kid);
 	free(s);
@@ -88,6 +90,7 @@ struct tsso_signer *tsso_signer_from_pem(const char *pem, size_t len, const char
 	pkey = NULL;
 	/* Without it (out of memory), each signature makes its own. */
 	s->key_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->pkey, NULL);
+	s->ready = tsso_jose_sig_ready(a, s->pkey, true);
 	/* RFC 7638: without a configured kid, the thumbprint names the key. */
 	s->kid = kid != NULL ? strdup(kid) : tsso_jose_pkey_thumbprint(s->pkey);
 	if (s->kid == NULL)
@@ -247,8 +250,10 @@ int tsso_jws_compact_sign(const struct tsso_signer *s, const char *header_b64, c
 		else
 			got = 0;
 		tsso_wipe(mac, sizeof(mac));
-	} else if (tsso_jose_sig_create_to(s->alg, s->pkey, s->key_ctx, out, n, sig, sizeof(sig),
-	                                   &got) < 0) {
+	} else if ((s->ready != NULL ? tsso_jose_sig_create_ready(s->alg, s->ready, out, n, sig,
+	                                                          sizeof(sig), &got)
+	                             : tsso_jose_sig_create_to(s->alg, s->pkey, s->key_ctx, out, n,
+	                                                       sig, sizeof(sig), &got)) < 0) {
 		got = 0;
 	}
 	if (got != slen) {

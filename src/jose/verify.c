@@ -53,6 +53,18 @@ static int verify_hmac(const struct tsso_jws *jws, const struct jose_alg *a, con
 	return 0;
 }
 
+/* The signature under key k: from its ready context when that was made
+ * for a, else from its plain one. */
+static int key_verify(const struct jose_key *k, const struct jose_alg *a,
+                      const struct tsso_jws *jws)
+{
+	if (k->ready != NULL && k->ready_alg == a)
+		return tsso_jose_sig_verify_ready(a, k->pkey, k->ready, jws->input, jws->input_len,
+		                                  jws->sig, jws->sig_len);
+	return tsso_jose_sig_verify_with(a, k->pkey, k->key_ctx, jws->input, jws->input_len,
+	                                 jws->sig, jws->sig_len);
+}
+
 /* With a kid: every key carrying it whose type fits is tried (a JWKS may
  * repeat a kid across key types, RFC 7517 §4.5 only says SHOULD differ). */
 static int verify_by_kid(const struct tsso_jws *jws, const struct tsso_jwks *jwks,
@@ -69,8 +81,7 @@ static int verify_by_kid(const struct tsso_jws *jws, const struct tsso_jwks *jwk
 		if (!key_fits(k, a))
 			continue;
 		fitted = true;
-		if (tsso_jose_sig_verify_with(a, k->pkey, k->key_ctx, jws->input, jws->input_len,
-		                              jws->sig, jws->sig_len) == 0)
+		if (key_verify(k, a, jws) == 0)
 			return 0;
 	}
 	if (!seen)
@@ -97,8 +108,7 @@ static int verify_without_kid(const struct tsso_jws *jws, const struct tsso_jwks
 	}
 	if (found == NULL)
 		return tsso_err_set(err, "jws.no_matching_key", "no key fits %s", a->name);
-	if (tsso_jose_sig_verify_with(a, found->pkey, found->key_ctx, jws->input, jws->input_len,
-	                              jws->sig, jws->sig_len) < 0)
+	if (key_verify(found, a, jws) < 0)
 		return tsso_err_set(err, "jws.bad_signature", "JWS signature does not verify");
 	return 0;
 }

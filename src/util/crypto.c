@@ -188,25 +188,38 @@ void tsso_free_secret(char *s)
 	free(s);
 }
 
-/* SHA-256 through an EVP_MD fetched once: the one-shot SHA256() of OpenSSL 3
- * fetches the algorithm by name on every call (about 5,800 instructions for
- * a short input, more than half of it the fetch; docs/performance.md). */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+/* SHA-256, -384 and -512 fetched once: the one-shot SHA256() and the
+ * legacy EVP_sha256() of OpenSSL 3 fetch the algorithm by name on every
+ * use (about 5,800 instructions for a short input with SHA256(), more than
+ * half of it the fetch; docs/performance.md). Never freed: they live as
+ * long as the process. */
+static EVP_MD *sha_md[3];
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
 
-static void sha256_fetch(void)
+static void sha_fetch(void)
 {
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	sha_md[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+	sha_md[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+	sha_md[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+}
+
+const EVP_MD *tsso_sha_md(size_t len)
+{
+	size_t i = len == 32 ? 0 : len == 48 ? 1 : len == 64 ? 2 : 3;
+
+	if (i == 3)
+		return NULL;
+	(void)pthread_once(&sha_once, sha_fetch);
+	if (sha_md[i] != NULL)
+		return sha_md[i];
+	return i == 0 ? EVP_sha256() : i == 1 ? EVP_sha384() : EVP_sha512();
 }
 
 int tsso_sha256(const void *data, size_t n, unsigned char out[32])
 {
 	unsigned int len = 0;
 
-	(void)pthread_once(&sha256_once, sha256_fetch);
-	if (EVP_Digest(data, n, out, &len, sha256_md != NULL ? sha256_md : EVP_sha256(), NULL) !=
-	        1 ||
-	    len != 32)
+	if (EVP_Digest(data, n, out, &len, tsso_sha_md(32), NULL) != 1 || len != 32)
 		return -1;
 	return 0;
 }

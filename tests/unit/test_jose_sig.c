@@ -169,11 +169,121 @@ static void test_pss_params(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* Contexts set up once per alg (tsso_jose_sig_ready) sign and verify as
+ * the per-call path does: each way verifies the other's signatures,
+ * PKCS#1 signatures are the same bytes, and every refusal holds: a changed
+ * bit, a wrong length, another message, another key, the other RSA
+ * padding, PSS with MGF1-SHA1 or another salt length. */
+static void ready_case(const char *alg, EVP_PKEY *k, EVP_PKEY *other)
+{
+	static const char msg[] = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0";
+	const struct jose_alg *a = tsso_jose_alg_find(alg);
+	EVP_PKEY_CTX *vr = tsso_jose_sig_ready(a, k, false), *sr = tsso_jose_sig_ready(a, k, true);
+	EVP_PKEY_CTX *ovr = tsso_jose_sig_ready(a, other, false);
+	unsigned char sig[512], *plain = NULL;
+	size_t n = 0, pn = 0;
+
+	assert_non_null(vr);
+	assert_non_null(sr);
+	assert_non_null(ovr);
+	for (int round = 0; round < 8; round++) {
+		assert_int_equal(
+		    tsso_jose_sig_create_ready(a, sr, msg, strlen(msg), sig, sizeof(sig), &n), 0);
+		assert_int_equal(tsso_jose_sig_create(a, k, msg, strlen(msg), &plain, &pn), 0);
+		assert_int_equal(n, pn);
+		if (a->kind == JOSE_SIG_RSA_PKCS1)
+			assert_memory_equal(sig, plain, n);
+		assert_int_equal(tsso_jose_sig_verify(a, k, msg, strlen(msg), sig, n), 0);
+		assert_int_equal(tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), plain, pn),
+		                 0);
+		assert_int_equal(tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), sig, n), 0);
+		assert_int_equal(tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg) - 1, sig, n),
+		                 -1);
+		assert_int_equal(tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), sig, n - 1),
+		                 -1);
+		assert_int_equal(
+		    tsso_jose_sig_verify_ready(a, other, ovr, msg, strlen(msg), sig, n), -1);
+		sig[(size_t)round * 37 % n] ^= 0x04;
+		assert_int_equal(tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), sig, n),
+		                 -1);
+		free(plain);
+		plain = NULL;
+	}
+	/* Too small a buffer is refused, not overrun. */
+	assert_int_equal(tsso_jose_sig_create_ready(a, sr, msg, strlen(msg), sig, n - 1, &pn), -1);
+	if (a->kind == JOSE_SIG_RSA_PKCS1 || a->kind == JOSE_SIG_RSA_PSS) {
+		const EVP_MD *md = tsso_jose_alg_md(a);
+		/* RS and PS of the same hash, crossed. */
+		const struct jose_alg *cross = tsso_jose_alg_find(
+		    a->kind == JOSE_SIG_RSA_PKCS1 ? (a->hash_len == 32   ? "PS256"
+		                                     : a->hash_len == 48 ? "PS384"
+		                                                         : "PS512")
+		                                  : (a->hash_len == 32   ? "RS256"
+		                                     : a->hash_len == 48 ? "RS384"
+		                                                         : "RS512"));
+
+		assert_int_equal(tsso_jose_sig_create(cross, k, msg, strlen(msg), &plain, &pn), 0);
+		assert_int_equal(tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), plain, pn),
+		                 -1);
+		free(plain);
+		if (a->kind == JOSE_SIG_RSA_PSS) {
+			n = pss_sign(k, md, EVP_sha1(), RSA_PSS_SALTLEN_DIGEST, msg, sig,
+			             sizeof(sig));
+			assert_int_equal(
+			    tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), sig, n), -1);
+			n = pss_sign(k, md, md, 0, msg, sig, sizeof(sig));
+			assert_int_equal(
+			    tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), sig, n), -1);
+			n = pss_sign(k, md, md, (int)a->hash_len + 1, msg, sig, sizeof(sig));
+			assert_int_equal(
+			    tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), sig, n), -1);
+			n = pss_sign(k, md, md, (int)a->hash_len, msg, sig, sizeof(sig));
+			assert_int_equal(
+			    tsso_jose_sig_verify_ready(a, k, vr, msg, strlen(msg), sig, n), 0);
+		}
+	}
+	EVP_PKEY_CTX_free(vr);
+	EVP_PKEY_CTX_free(sr);
+	EVP_PKEY_CTX_free(ovr);
+}
+
+static void test_ready(void **state)
+{
+	static const char *const rsa_algs[] = {"RS256", "RS384", "RS512",
+	                                       "PS256", "PS384", "PS512"};
+	static const char *const ec_algs[] = {"ES256", "ES384", "ES512"};
+	static const char *const curves[] = {"P-256", "P-384", "P-521"};
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *rsa2 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+	(void)state;
+	assert_non_null(rsa);
+	assert_non_null(rsa2);
+	for (size_t i = 0; i < 6; i++)
+		ready_case(rsa_algs[i], rsa, rsa2);
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curves[i]);
+		EVP_PKEY *k2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curves[i]);
+
+		ready_case(ec_algs[i], k, k2);
+		EVP_PKEY_free(k);
+		EVP_PKEY_free(k2);
+	}
+	/* No prehashed form for EdDSA, nor a key context for HMAC. */
+	assert_null(tsso_jose_sig_ready(tsso_jose_alg_find("EdDSA"), ed, false));
+	assert_null(tsso_jose_sig_ready(tsso_jose_alg_find("HS256"), rsa, false));
+	EVP_PKEY_free(ed);
+	EVP_PKEY_free(rsa2);
+	EVP_PKEY_free(rsa);
+}
+
 /* One key context made once serves every alg of its key, in any order and
  * from several threads: each verification works on its own copy. */
 struct shared {
 	EVP_PKEY *rsa;
 	EVP_PKEY_CTX *key_ctx;
+	EVP_PKEY_CTX *rs_ready, *ps_ready; /* tsso_jose_sig_ready, shared the same way */
 	unsigned char rs256[256], ps256[256];
 	size_t rs_len, ps_len;
 };
@@ -196,6 +306,12 @@ static void *verify_many(void *arg)
 		                                 strlen(shared_msg), sh->rs256, sh->rs_len) == 0;
 		bad += tsso_jose_sig_verify_with(rs, sh->rsa, sh->key_ctx, shared_msg,
 		                                 strlen(shared_msg), sh->ps256, sh->ps_len) == 0;
+		bad += tsso_jose_sig_verify_ready(rs, sh->rsa, sh->rs_ready, shared_msg,
+		                                  strlen(shared_msg), sh->rs256, sh->rs_len) != 0;
+		bad += tsso_jose_sig_verify_ready(ps, sh->rsa, sh->ps_ready, shared_msg,
+		                                  strlen(shared_msg), sh->ps256, sh->ps_len) != 0;
+		bad += tsso_jose_sig_verify_ready(ps, sh->rsa, sh->ps_ready, shared_msg,
+		                                  strlen(shared_msg), sh->rs256, sh->rs_len) == 0;
 	}
 	return (void *)bad;
 }
@@ -211,6 +327,10 @@ static void test_key_ctx(void **state)
 	assert_non_null(sh.rsa);
 	sh.key_ctx = EVP_PKEY_CTX_new_from_pkey(NULL, sh.rsa, NULL);
 	assert_non_null(sh.key_ctx);
+	sh.rs_ready = tsso_jose_sig_ready(tsso_jose_alg_find("RS256"), sh.rsa, false);
+	sh.ps_ready = tsso_jose_sig_ready(tsso_jose_alg_find("PS256"), sh.rsa, false);
+	assert_non_null(sh.rs_ready);
+	assert_non_null(sh.ps_ready);
 	assert_int_equal(tsso_jose_sig_create(tsso_jose_alg_find("RS256"), sh.rsa, shared_msg,
 	                                      strlen(shared_msg), &sig, &sh.rs_len),
 	                 0);
@@ -251,16 +371,17 @@ static void test_key_ctx(void **state)
 		EVP_PKEY_free(other);
 	}
 	EVP_PKEY_CTX_free(sh.key_ctx);
+	EVP_PKEY_CTX_free(sh.rs_ready);
+	EVP_PKEY_CTX_free(sh.ps_ready);
 	EVP_PKEY_free(sh.rsa);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ecdsa_der),
-	    cmocka_unit_test(test_ecdsa_roundtrip),
-	    cmocka_unit_test(test_pss_params),
-	    cmocka_unit_test(test_key_ctx),
+	    cmocka_unit_test(test_ecdsa_der),  cmocka_unit_test(test_ecdsa_roundtrip),
+	    cmocka_unit_test(test_pss_params), cmocka_unit_test(test_key_ctx),
+	    cmocka_unit_test(test_ready),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
