@@ -277,12 +277,51 @@ static void test_origins(void **state)
 	}
 }
 
+/* Each thread keeps its last own origin parsed: changing it between calls,
+ * or passing a broken one, must give the same answers as a first call. */
+static void test_self_memo(void **state)
+{
+	static const char *const selves[] = {"https://app.example.com", "https://other.example.com",
+	                                     "https://app.example.com:8443", "not an origin",
+	                                     "https://APP.example.com:443"};
+	static const char *const want[] = {
+	    "https://app.example.com/x", "https://other.example.com/x",
+	    "https://app.example.com:8443/x", NULL, "https://app.example.com/x"};
+	struct tsso_err err = {0};
+	char *loc = NULL;
+	(void)state;
+
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < TSSO_ARRAY_LEN(selves); i++) {
+			int rc = tsso_redirect_check("/x", selves[i], NULL, 0, &loc, &err);
+			bool same_origin_ok;
+
+			if (want[i] == NULL) {
+				assert_int_equal(rc, -1);
+				assert_string_equal(tsso_err_reason(&err), "redirect.config");
+				continue;
+			}
+			assert_int_equal(rc, 0);
+			assert_string_equal(loc, want[i]);
+			free(loc);
+			loc = NULL;
+			/* An absolute target on app.example.com passes only where that is us. */
+			same_origin_ok = i == 0 || i == 4;
+			assert_int_equal(tsso_redirect_check("https://app.example.com/y", selves[i],
+			                                     NULL, 0, &loc, &err),
+			                 same_origin_ok ? 0 : -1);
+			free(loc);
+			loc = NULL;
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_corpus_bad), cmocka_unit_test(test_corpus_good),
 	    cmocka_unit_test(test_reasons),    cmocka_unit_test(test_lengths),
-	    cmocka_unit_test(test_origins),
+	    cmocka_unit_test(test_origins),    cmocka_unit_test(test_self_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
