@@ -26,5 +26,8 @@ unsigned short tsso_server_port(const struct tsso_server *s);
 unsigned tsso_server_threads(const struct tsso_server *s);
 /* Close every connection and free. Accepts NULL. */
 void tsso_server_stop(struct tsso_server *s);
+/* The IPv4 address at addr (4 bytes, network order) in dotted decimal, as
+ * inet_ntop writes it, into out (16 bytes: INET_ADDRSTRLEN). */
+void tsso_server_ipv4_text(const void *addr, char *out);
 
 #endif

@@ -242,12 +242,32 @@ static void test_malformed(void **state)
 	expect_status("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200);
 }
 
+/* The client address as it is logged: the same text as inet_ntop, for
+ * every byte value in every position. */
+static void test_ipv4_text(void **state)
+{
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		for (int pos = 0; pos < 4; pos++) {
+			unsigned char a[4] = {10, 200, 7, 99};
+			char ours[INET_ADDRSTRLEN], theirs[INET_ADDRSTRLEN];
+
+			a[pos] = (unsigned char)v;
+			memset(ours, 'x', sizeof(ours));
+			tsso_server_ipv4_text(a, ours);
+			assert_non_null(inet_ntop(AF_INET, a, theirs, sizeof(theirs)));
+			assert_string_equal(ours, theirs);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_routes_and_methods),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_ipv4_text),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
