@@ -259,6 +259,20 @@ int tsso_jose_ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t 
 	return 0;
 }
 
+/* What OpenSSL signed (DER in der for ECDSA, else already in sig, out_len
+ * bytes) in JWS form in sig; its length in *ret_len. */
+static int sig_finish(const struct jose_alg *a, const unsigned char *der, size_t out_len,
+                      unsigned char *sig, size_t *ret_len)
+{
+	if (a->kind == JOSE_SIG_ECDSA) {
+		if (tsso_jose_ecdsa_der_to_raw(der, out_len, a->coord_len, sig) < 0)
+			return -1;
+		out_len = 2 * a->coord_len;
+	}
+	*ret_len = out_len;
+	return 0;
+}
+
 int tsso_jose_sig_create_ready(const struct jose_alg *a, const EVP_PKEY_CTX *ready,
                                const void *input, size_t len, unsigned char *sig, size_t cap,
                                size_t *ret_len)
@@ -273,16 +287,9 @@ int tsso_jose_sig_create_ready(const struct jose_alg *a, const EVP_PKEY_CTX *rea
 	    (hn = sig_hash(a, input, len, h)) == 0 || (own = EVP_PKEY_CTX_dup(ready)) == NULL)
 		return -1;
 	/* OpenSSL refuses (rather than overruns) a buffer that is too small. */
-	if (EVP_PKEY_sign(own, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, h, hn) != 1)
-		goto out;
-	if (a->kind == JOSE_SIG_ECDSA) {
-		if (tsso_jose_ecdsa_der_to_raw(der, out_len, a->coord_len, sig) < 0)
-			goto out;
-		out_len = 2 * a->coord_len;
-	}
-	*ret_len = out_len;
-	rc = 0;
-out:
+	if (EVP_PKEY_sign(own, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, h, hn) == 1 &&
+	    sig_finish(a, der, out_len, sig, ret_len) == 0)
+		rc = 0;
 	EVP_PKEY_CTX_free(own);
 	return rc;
 }
@@ -322,15 +329,9 @@ int tsso_jose_sig_create_to(const struct jose_alg *a, EVP_PKEY *pkey, const EVP_
 	if (a->kind == JOSE_SIG_RSA_PSS && pss_params(pctx) < 0)
 		goto out;
 	/* OpenSSL refuses (rather than overruns) a buffer that is too small. */
-	if (EVP_DigestSign(ctx, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, input, len) != 1)
-		goto out;
-	if (a->kind == JOSE_SIG_ECDSA) {
-		if (tsso_jose_ecdsa_der_to_raw(der, out_len, a->coord_len, sig) < 0)
-			goto out;
-		out_len = 2 * a->coord_len;
-	}
-	*ret_len = out_len;
-	rc = 0;
+	if (EVP_DigestSign(ctx, a->kind == JOSE_SIG_ECDSA ? der : sig, &out_len, input, len) == 1 &&
+	    sig_finish(a, der, out_len, sig, ret_len) == 0)
+		rc = 0;
 out:
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_CTX_free(own);
