@@ -128,15 +128,19 @@ async function waitHttp(url, ms = 15000) {
   }
 }
 
-// --- CPU time from /proc (utime+stime, plus what reaped children used) ---
+// --- CPU time from /proc (utime+stime, plus what reaped children used),
+// and minor page faults (a store that grows faults fresh pages in) ---
 
 function procCpu(pid) {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // fields 14-17 of stat(5): utime stime cutime cstime; f[0] is field 3.
-    return { user: (Number(f[11]) + Number(f[13])) / CLK_TCK, sys: (Number(f[12]) + Number(f[14])) / CLK_TCK };
-  } catch { return { user: 0, sys: 0 }; }
+    // fields 14-17 of stat(5): utime stime cutime cstime, field 10 minflt;
+    // f[0] is field 3.
+    return {
+      user: (Number(f[11]) + Number(f[13])) / CLK_TCK, sys: (Number(f[12]) + Number(f[14])) / CLK_TCK, minflt: Number(f[7]),
+    };
+  } catch { return { user: 0, sys: 0, minflt: 0 }; }
 }
 
 function childrenOf(ppid) {
@@ -155,8 +159,8 @@ function childrenOf(ppid) {
 function rpCpu(pid) {
   return [pid, ...childrenOf(pid)].reduce((s, p) => {
     const c = procCpu(p);
-    return { user: s.user + c.user, sys: s.sys + c.sys };
-  }, { user: 0, sys: 0 });
+    return { user: s.user + c.user, sys: s.sys + c.sys, minflt: s.minflt + c.minflt };
+  }, { user: 0, sys: 0, minflt: 0 });
 }
 
 function rssKiB(pid) {
@@ -236,7 +240,9 @@ async function measured(pid, load) {
   const c0 = rpCpu(pid);
   const r = await load();
   const c1 = rpCpu(pid);
-  return { r, cpu: c1.user + c1.sys - c0.user - c0.sys, user: c1.user - c0.user, sys: c1.sys - c0.sys };
+  return {
+    r, cpu: c1.user + c1.sys - c0.user - c0.sys, user: c1.user - c0.user, sys: c1.sys - c0.sys, minflt: c1.minflt - c0.minflt,
+  };
 }
 
 async function opStats(op) {
@@ -261,7 +267,13 @@ async function startOurs(op, pki, caFile, tag, store = 'cookie') {
     listen: `127.0.0.1:${port}`,
     public_url: `http://127.0.0.1:${port}`,
     tenants_dir: 'tenants.d',
-    session: { store, secret_file: 'secrets/session.key', inactivity_timeout: 1800, max_duration: 28800 },
+    session: {
+      store, secret_file: 'secrets/session.key', inactivity_timeout: 1800, max_duration: 28800,
+      // As many sessions as mod_auth_openidc's shm cache holds by default
+      // (OIDCCacheShmMax 500): both then recycle their memory, as a store
+      // whose sessions expire does, instead of growing (finding 16).
+      ...(store === 'memory' ? { memory_max_sessions: 500 } : {}),
+    },
     embed: { keys_dir: 'keys', alg: 'ES256', ttl: 300 },
     log: { level: 'warn', format: 'json' },
     ...(process.env.TSSO_BENCH_THREADS ? { http: { threads: Number(process.env.TSSO_BENCH_THREADS) } } : {}),
@@ -350,7 +362,7 @@ async function warmLogins(rp, pki) {
 async function macroLogins(rp, op, pki, label) {
   const s0 = await opStats(op);
   const m0 = await rp.idpConnections();
-  const { r, cpu, user, sys } = await measured(rp.pid, () => driveLogins(rp.loginUrl, pki.ca, D.login));
+  const { r, cpu, user, sys, minflt } = await measured(rp.pid, () => driveLogins(rp.loginUrl, pki.ca, D.login));
   const s1 = await opStats(op);
   const m1 = await rp.idpConnections();
   const back = s1.back_connections - s0.back_connections;
@@ -360,6 +372,7 @@ async function macroLogins(rp, op, pki, label) {
     cpu_s: cpu, cpu_us_per_op: r.ok ? (cpu / r.ok) * 1e6 : null,
     user_us_per_op: r.ok ? (user / r.ok) * 1e6 : null, sys_us_per_op: r.ok ? (sys / r.ok) * 1e6 : null,
     tls_per_login: r.ok ? back / r.ok : null,
+    minflt_per_op: r.ok ? minflt / r.ok : null,
     tls_per_login_metrics: r.ok && m0 !== null && m1 !== null ? (m1 - m0) / r.ok : null,
     op_tokens: s1.token - s0.token, op_errors: s1.errors - s0.errors,
   };
