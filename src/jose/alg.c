@@ -43,6 +43,16 @@ const EVP_MD *tsso_jose_alg_md(const struct jose_alg *a)
 	return a->md != NULL ? tsso_sha_md(a->hash_len) : NULL;
 }
 
+const struct jose_alg *tsso_jose_alg_for_crv(const char *crv)
+{
+	if (crv == NULL)
+		return NULL;
+	for (size_t i = 0; i < TSSO_ARRAY_LEN(jose_algs); i++)
+		if (jose_algs[i].kind == JOSE_SIG_ECDSA && strcmp(jose_algs[i].crv, crv) == 0)
+			return &jose_algs[i];
+	return NULL;
+}
+
 bool tsso_jose_alg_supported(const char *alg)
 {
 	return tsso_jose_alg_find(alg) != NULL;

@@ -41,6 +41,8 @@ struct jose_alg {
 
 /* The table entry for a JWS alg name (exact, case-sensitive), or NULL. */
 const struct jose_alg *tsso_jose_alg_find(const char *name);
+/* The ES* alg of an EC curve ("P-256" → ES256...), or NULL. */
+const struct jose_alg *tsso_jose_alg_for_crv(const char *crv);
 /* The EVP_MD for an alg (fetched once, shared, never freed); NULL for EdDSA. */
 const EVP_MD *tsso_jose_alg_md(const struct jose_alg *a);
 

@@ -121,9 +121,9 @@ static cjose_jwk_t *ec_to_cjose(const EVP_PKEY *pkey, const char *crv)
 	cjose_jwk_t *jwk = NULL;
 
 	/* The ES* alg of the curve gives the coordinate size. */
-	a = tsso_jose_alg_find(strcmp(crv, "P-256") == 0   ? "ES256"
-	                       : strcmp(crv, "P-384") == 0 ? "ES384"
-	                                                   : "ES512");
+	a = tsso_jose_alg_for_crv(crv);
+	if (a == NULL)
+		return NULL;
 	spec.crv = a->coord_len == 32   ? CJOSE_JWK_EC_P_256
 	           : a->coord_len == 48 ? CJOSE_JWK_EC_P_384
 	                                : CJOSE_JWK_EC_P_521;

@@ -66,12 +66,7 @@ static const struct jose_alg *ready_alg_for(enum jose_kty kty, const char *crv)
 {
 	if (kty == JOSE_KTY_RSA)
 		return tsso_jose_alg_find("RS256");
-	if (kty != JOSE_KTY_EC || crv == NULL)
-		return NULL;
-	return tsso_jose_alg_find(strcmp(crv, "P-256") == 0   ? "ES256"
-	                          : strcmp(crv, "P-384") == 0 ? "ES384"
-	                          : strcmp(crv, "P-521") == 0 ? "ES512"
-	                                                      : "");
+	return kty == JOSE_KTY_EC ? tsso_jose_alg_for_crv(crv) : NULL;
 }
 
 /* Decide whether one JWK is a usable signature key and, if so, fill *k.

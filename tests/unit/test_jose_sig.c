@@ -270,6 +270,13 @@ static void test_ready(void **state)
 		EVP_PKEY_free(k);
 		EVP_PKEY_free(k2);
 	}
+	/* The ES* alg of each curve, which JWKS keys without "alg" are readied for. */
+	assert_string_equal(tsso_jose_alg_for_crv("P-256")->name, "ES256");
+	assert_string_equal(tsso_jose_alg_for_crv("P-384")->name, "ES384");
+	assert_string_equal(tsso_jose_alg_for_crv("P-521")->name, "ES512");
+	assert_null(tsso_jose_alg_for_crv("Ed25519"));
+	assert_null(tsso_jose_alg_for_crv("P-192"));
+	assert_null(tsso_jose_alg_for_crv(NULL));
 	/* No prehashed form for EdDSA, nor a key context for HMAC. */
 	assert_null(tsso_jose_sig_ready(tsso_jose_alg_find("EdDSA"), ed, false));
 	assert_null(tsso_jose_sig_ready(tsso_jose_alg_find("HS256"), rsa, false));
